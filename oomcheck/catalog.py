@@ -1,0 +1,215 @@
+"""The spec catalog: variants (knob sets or derived-model files) and expected verdicts, as TOML.
+
+A user adds a variant or an expectation by editing data under spec/, never an engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import itertools
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .checker.lang import Model, ModelError
+from .models import ModelSpec, get_model
+
+SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
+VERDICTS = ("holds", "violated", "unknown")
+
+
+@dataclass
+class Variant:
+    name: str
+    model: str
+    knobs: dict[str, str] = field(default_factory=dict)
+    file: Path | None = None
+    base: str | None = None
+    provenance: str = ""
+
+
+@dataclass
+class Expectation:
+    variant: str
+    knobs: dict[str, str]
+    sizes: dict[str, list[int]]
+    verdicts: dict[str, str]
+    note: str = ""
+
+    def size_points(self) -> list[dict[str, int]]:
+        names = sorted(self.sizes)
+        combos = itertools.product(*(self.sizes[n] for n in names))
+        return [dict(zip(names, combo, strict=True)) for combo in combos]
+
+
+@dataclass
+class Catalog:
+    path: Path
+    model: str
+    doc: str
+    variants: dict[str, Variant]
+    expect: list[Expectation]
+
+
+def _table(d: object, where: str) -> dict:
+    if not isinstance(d, dict):
+        raise ModelError(f"{where} must be a table")
+    return d
+
+
+def _str_map(d: object, where: str) -> dict[str, str]:
+    t = _table(d, where)
+    for k, v in t.items():
+        if not isinstance(v, str):
+            raise ModelError(f"{where}.{k} must be a string")
+    return dict(t)
+
+
+def load_catalog(path: Path) -> Catalog:
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"spec file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ModelError(f"cannot read spec file {path}: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ModelError(f"spec file {path} is not valid TOML: {e}") from None
+    unknown = set(data) - {"model", "description", "variants", "expect"}
+    if unknown:
+        raise ModelError(f"{path}: unknown top-level key {sorted(unknown)[0]!r}")
+    model = data.get("model")
+    if not isinstance(model, str):
+        raise ModelError(f"{path}: needs model = \"NAME\"")
+    spec = get_model(model)
+    variants: dict[str, Variant] = {}
+    for name, v in _table(data.get("variants", {}), "variants").items():
+        v = _table(v, f"variants.{name}")
+        bad = set(v) - {"knobs", "file", "provenance"}
+        if bad:
+            raise ModelError(f"{path}: variants.{name} has unknown key {sorted(bad)[0]!r}")
+        if ("knobs" in v) == ("file" in v):
+            raise ModelError(f"{path}: variants.{name} needs exactly one of knobs or file")
+        if "file" in v:
+            variants[name] = Variant(name, model, file=(path.parent / str(v["file"])).resolve(),
+                                     provenance=str(v.get("provenance", "")))
+        else:
+            knobs = _str_map(v["knobs"], f"variants.{name}.knobs")
+            spec.instantiate({}, knobs)  # validates the knob names and values
+            variants[name] = Variant(name, model, knobs=knobs,
+                                     provenance=str(v.get("provenance", "")))
+    expect = []
+    for i, e in enumerate(data.get("expect", [])):
+        where = f"{path}: expect[{i}]"
+        e = _table(e, where)
+        bad = set(e) - {"variant", "knobs", "sizes", "verdicts", "note"}
+        if bad:
+            raise ModelError(f"{where} has unknown key {sorted(bad)[0]!r}")
+        if e.get("variant") not in variants:
+            raise ModelError(f"{where}: unknown variant {e.get('variant')!r}")
+        sizes = _table(e.get("sizes", {}), f"{where}.sizes")
+        for k, vals in sizes.items():
+            if not isinstance(vals, list) or not vals or not all(isinstance(x, int) for x in vals):
+                raise ModelError(f"{where}.sizes.{k} must be a non-empty list of integers")
+        verdicts = _str_map(e.get("verdicts", {}), f"{where}.verdicts")
+        for p, v in verdicts.items():
+            if v not in VERDICTS:
+                raise ModelError(f"{where}: verdict of {p} must be one of {', '.join(VERDICTS)}")
+        expect.append(Expectation(e["variant"], _str_map(e.get("knobs", {}), f"{where}.knobs"),
+                                  sizes, verdicts, str(e.get("note", ""))))
+    return Catalog(path, model, str(data.get("description", "")), variants, expect)
+
+
+def default_catalogs() -> list[Catalog]:
+    return [load_catalog(p) for p in sorted(SPEC_DIR.glob("*.toml"))]
+
+
+def catalog_for(model: str) -> Catalog:
+    for c in default_catalogs():
+        if c.model == model:
+            return c
+    raise ModelError(f"no spec catalog for model {model!r} in {SPEC_DIR}")
+
+
+def variant_from_file(path: Path) -> Variant:
+    """A derived-model file: MODEL, optional BASE (a catalog variant) or KNOBS, and derive(m)."""
+    mod = _load_module(path)
+    model = getattr(mod, "MODEL", None)
+    if not isinstance(model, str):
+        raise ModelError(f"variant file {path} must set MODEL = \"name\"")
+    if not callable(getattr(mod, "derive", None)):
+        raise ModelError(f"variant file {path} must define derive(model)")
+    base = getattr(mod, "BASE", None)
+    knobs = getattr(mod, "KNOBS", {})
+    if base is not None and not isinstance(base, str):
+        raise ModelError(f"variant file {path}: BASE must be a variant name")
+    if not isinstance(knobs, dict):
+        raise ModelError(f"variant file {path}: KNOBS must be a dict")
+    return Variant(path.stem, model, knobs=dict(knobs), file=path, base=base,
+                   provenance=(mod.__doc__ or "").strip())
+
+
+def _load_module(path: Path) -> object:
+    if not path.is_file():
+        raise ModelError(f"variant file {path} does not exist")
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(f"oomcheck_variant_{digest}", path)
+    if spec is None or spec.loader is None:
+        raise ModelError(f"cannot load variant file {path}")
+    mod = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(mod)
+    except Exception as e:  # a user's file: report, never trace back
+        raise ModelError(f"variant file {path} failed to load: {type(e).__name__}: {e}") from None
+    return mod
+
+
+def resolve_variant(catalog: Catalog | None, name_or_path: str) -> Variant:
+    if name_or_path.endswith(".py") or "/" in name_or_path:
+        return variant_from_file(Path(name_or_path))
+    if catalog is None or name_or_path not in catalog.variants:
+        known = ", ".join(catalog.variants) if catalog else ""
+        raise ModelError(f"no variant {name_or_path!r}" + (f" (variants: {known})" if known else ""))
+    v = catalog.variants[name_or_path]
+    if v.file is not None:
+        fv = variant_from_file(v.file)
+        fv.name = v.name
+        fv.provenance = v.provenance or fv.provenance
+        return fv
+    return v
+
+
+def build_variant(variant: Variant, sizes: dict[str, int], knobs: dict[str, str],
+                  catalog: Catalog | None = None, _depth: int = 0) -> Model:
+    """The model instance of a variant, with extra knobs (which must not contradict it)."""
+    spec: ModelSpec = get_model(variant.model)
+    for k, v in knobs.items():
+        if k in variant.knobs and variant.knobs[k] != v:
+            raise ModelError(f"variant {variant.name} fixes knob {k}={variant.knobs[k]}; "
+                             f"cannot set {k}={v}")
+    if _depth > 8:
+        raise ModelError(f"variant {variant.name}: BASE chain too deep (a cycle?)")
+    if variant.file is None:
+        m = spec.instantiate(sizes, {**variant.knobs, **knobs})
+    else:
+        if variant.base is not None:
+            cat = catalog if catalog is not None and catalog.model == variant.model \
+                else catalog_for(variant.model)
+            base = resolve_variant(cat, variant.base)
+            m = build_variant(base, sizes, {**variant.knobs, **knobs}, cat, _depth + 1)
+        else:
+            m = spec.instantiate(sizes, {**variant.knobs, **knobs})
+        mod = _load_module(variant.file)
+        try:
+            derived = mod.derive(m.derive(variant.name))  # type: ignore[attr-defined]
+        except ModelError as e:
+            raise ModelError(f"variant file {variant.file}: {e}") from None
+        except Exception as e:  # a user's file: report, never trace back
+            raise ModelError(f"variant file {variant.file}: derive() failed: "
+                             f"{type(e).__name__}: {e}") from None
+        if not isinstance(derived, Model):
+            raise ModelError(f"variant file {variant.file}: derive() must return the model")
+        m = derived
+    m.variant = variant.name
+    m.provenance = variant.provenance
+    return m

@@ -1,0 +1,517 @@
+"""Explicit-state search: breadth-first, so every safety counterexample is a shortest one.
+
+Safety-only runs keep a set of packed states plus one list per BFS layer (traces are rebuilt by
+re-expanding the previous layer). Runs with liveness properties also keep the state graph in flat
+arrays and look for fair cycles among strongly connected components.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from array import array
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .compile import Compiled, compile_model
+from .lang import Model, ModelError, Property
+from .trace import Result, build_trace
+
+ProgressFn = Callable[[int, int, float], None]
+
+
+@dataclass
+class Limits:
+    max_states: int = 50_000_000
+    max_seconds: float = 3600.0
+    max_memory_mb: int = 16_000
+
+
+class _LimitReachedError(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+class _Budget:
+    """Checks the limits every few thousand states, and reports progress every few seconds."""
+
+    def __init__(self, limits: Limits, progress: ProgressFn | None, t0: float):
+        self.limits = limits
+        self.progress = progress
+        self.t0 = t0
+        self.last_report = t0
+
+    def check(self, states: int, depth: int) -> None:
+        now = time.perf_counter()
+        el = now - self.t0
+        if states > self.limits.max_states:
+            raise _LimitReachedError(f"state limit reached ({self.limits.max_states} states)")
+        if el > self.limits.max_seconds:
+            raise _LimitReachedError(f"time limit reached ({self.limits.max_seconds:g} s)")
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if rss_mb > self.limits.max_memory_mb:
+            raise _LimitReachedError(f"memory limit reached ({self.limits.max_memory_mb} MB)")
+        if self.progress is not None and now - self.last_report >= 2.0:
+            self.last_report = now
+            self.progress(states, depth, el)
+
+
+def check_explicit(
+    model: Model,
+    props: list[Property],
+    limits: Limits | None = None,
+    progress: ProgressFn | None = None,
+) -> list[Result]:
+    """Check the properties on one model instance; one exploration serves all of them."""
+    limits = limits or Limits()
+    t0 = time.perf_counter()
+    invs = [p for p in props if p.kind == "invariant"]
+    assert all(p.expr is not None for p in invs)
+    comp = compile_model(model, [(p.name, p.expr) for p in invs])  # type: ignore[misc]
+    if any(p.is_liveness for p in props):
+        ex: _Search = _GraphSearch(comp, props, limits, progress, t0)
+    else:
+        ex = _LayerSearch(comp, props, limits, progress, t0)
+    ex.run()
+    return ex.results()
+
+
+class _Search:
+    def __init__(self, comp: Compiled, props: list[Property], limits: Limits,
+                 progress: ProgressFn | None, t0: float):
+        self.comp = comp
+        self.props = props
+        self.t0 = t0
+        self.budget = _Budget(limits, progress, t0)
+        self.invs = [p for p in props if p.kind == "invariant"]
+        self.want_deadlock = any(p.kind == "deadlock" for p in props)
+        self.final = comp.predicate(comp.model.final)
+        self.stopped = ""
+        self.transitions = 0
+        self.depth = 0
+        # property name -> (states, actions) of the counterexample
+        self.cex: dict[str, tuple[list[int], list[int]]] = {}
+
+    def run(self) -> None:
+        try:
+            self.explore()
+        except _LimitReachedError as s:
+            self.stopped = s.reason
+
+    def explore(self) -> None:
+        raise NotImplementedError  # overridden by both searches below
+
+    def n_states(self) -> int:
+        raise NotImplementedError  # overridden by both searches below
+
+    def all_safety_decided(self) -> bool:
+        return all(p.name in self.cex for p in self.props if p.kind in ("invariant", "deadlock"))
+
+    def results(self) -> list[Result]:
+        out = []
+        for p in self.props:
+            r = Result(p.name, p.kind, "holds", "explicit", self.n_states(), self.transitions,
+                       self.depth, 0.0)
+            if p.name in self.cex:
+                sts, acts = self.cex[p.name]
+                loop = getattr(self, "loops", {}).get(p.name)
+                r.verdict = "violated"
+                r.trace = build_trace(self.comp.layout, self.comp.instances, sts, acts,
+                                      loop[0] if loop else None, bool(loop and loop[1]), p)
+            elif self.stopped:
+                r.verdict, r.reason = "unknown", self.stopped
+            elif p.kind in ("invariant", "deadlock") and self.early_stop and p.name not in self.cex:
+                r.verdict, r.reason = "unknown", "search stopped early"
+            out.append(r)
+        el = time.perf_counter() - self.t0
+        sizes = dict(self.comp.model.sizes)
+        for r in out:
+            r.seconds = el
+            r.strength = {"kind": "explicit", "sizes": sizes, "complete": not self.stopped}
+        return out
+
+    early_stop = False
+
+
+class _LayerSearch(_Search):
+    """Safety and deadlock only: a visited set and the BFS layers, no edges."""
+
+    def n_states(self) -> int:
+        return len(self.seen)
+
+    def explore(self) -> None:
+        comp = self.comp
+        expand = comp.expand
+        final = self.final
+        inits = comp.initial_states()
+        if not inits:
+            raise ModelError("the model has no initial state (the init constraints exclude all)")
+        self.seen = seen = set(inits)
+        self.layers = layers = [inits]
+        n_inv = len(self.invs)
+        pending = (1 << n_inv) - 1
+        want_dl = self.want_deadlock
+        found: dict[str, tuple[int, int]] = {}
+        buf: list[tuple[int, int]] = []
+        tick = 0
+        depth = 0
+        while layers[-1]:
+            nxt: list[int] = []
+            for s in layers[-1]:
+                buf.clear()
+                bad = expand(s, buf)
+                if bad & pending:
+                    for bit in range(n_inv):
+                        if (bad & pending) >> bit & 1:
+                            found[self.invs[bit].name] = (depth, s)
+                            pending &= ~(1 << bit)
+                if not buf and want_dl and "<deadlock>" not in found and not final(s):
+                    found["<deadlock>"] = (depth, s)
+                self.transitions += len(buf)
+                for _, ns in buf:
+                    if ns not in seen:
+                        seen.add(ns)
+                        nxt.append(ns)
+                tick += 1
+                if tick & 4095 == 0:
+                    self.budget.check(len(seen), depth)
+            self.depth = depth
+            for name, (d, s) in found.items():
+                if name == "<deadlock>":
+                    for p in self.props:
+                        if p.kind == "deadlock" and p.name not in self.cex:
+                            self.cex[p.name] = self._path(d, s)
+                elif name not in self.cex:
+                    self.cex[name] = self._path(d, s)
+            if self.all_safety_decided():
+                self.early_stop = bool(nxt)
+                break
+            layers.append(nxt)
+            depth += 1
+
+    def _path(self, depth: int, target: int) -> tuple[list[int], list[int]]:
+        states, acts = [target], []
+        cur = target
+        buf: list[tuple[int, int]] = []
+        for d in range(depth - 1, -1, -1):
+            for p in self.layers[d]:
+                buf.clear()
+                self.comp.expand(p, buf)
+                aid = next((a for a, ns in buf if ns == cur), None)
+                if aid is not None:
+                    states.append(p)
+                    acts.append(aid)
+                    cur = p
+                    break
+            else:  # pragma: no cover - would mean the layers are inconsistent
+                raise RuntimeError("no predecessor found while rebuilding a trace")
+        states.reverse()
+        acts.reverse()
+        return states, acts
+
+
+class _GraphSearch(_Search):
+    """Keeps the whole state graph (CSR arrays) for the liveness analysis."""
+
+    def n_states(self) -> int:
+        return len(self.states)
+
+    def explore(self) -> None:
+        comp = self.comp
+        expand = comp.expand
+        final = self.final
+        inits = comp.initial_states()
+        if not inits:
+            raise ModelError("the model has no initial state (the init constraints exclude all)")
+        self.n_init = len(inits)
+        self.index = index = {s: i for i, s in enumerate(inits)}
+        self.states = states = list(inits)
+        self.parent = parent = array("q", [-1] * len(inits))
+        self.pact = pact = array("q", [-1] * len(inits))
+        depth_of = array("l", [0] * len(inits))
+        self.off = off = array("q", [0])
+        self.succ = succ = array("q")
+        self.sact = sact = array("l")
+        n_inv = len(self.invs)
+        found: dict[str, int] = {}
+        buf: list[tuple[int, int]] = []
+        i = 0
+        while i < len(states):
+            s = states[i]
+            buf.clear()
+            bad = expand(s, buf)
+            if bad:
+                for bit in range(n_inv):
+                    if bad >> bit & 1:
+                        found.setdefault(self.invs[bit].name, i)
+            if not buf and self.want_deadlock and not final(s):
+                found.setdefault("<deadlock>", i)
+            for aid, ns in buf:
+                j = index.get(ns)
+                if j is None:
+                    j = len(states)
+                    index[ns] = j
+                    states.append(ns)
+                    parent.append(i)
+                    pact.append(aid)
+                    depth_of.append(depth_of[i] + 1)
+                succ.append(j)
+                sact.append(aid)
+            off.append(len(succ))
+            i += 1
+            if i & 4095 == 0:
+                self.budget.check(len(states), depth_of[i - 1])
+        self.transitions = len(succ)
+        self.depth = max(depth_of) if depth_of else 0
+        for name, v in found.items():
+            targets = [p.name for p in self.props if p.kind == "deadlock"] if name == "<deadlock>" \
+                else [name]
+            for t in targets:
+                self.cex[t] = self._stem(v)
+        self.loops: dict[str, tuple[int, bool]] = {}
+        fair = bytearray(1 if inst.action.fair else 0 for inst in comp.instances)
+        for p in self.props:
+            if p.is_liveness:
+                self._liveness(p, fair)
+
+    def _stem(self, v: int) -> tuple[list[int], list[int]]:
+        sts, acts = [], []
+        while v >= 0:
+            sts.append(v)
+            if self.pact[v] >= 0:
+                acts.append(self.pact[v])
+            v = self.parent[v]
+        sts.reverse()
+        acts.reverse()
+        return [self.states[x] for x in sts], acts
+
+    # -- liveness ------------------------------------------------------------------------
+
+    def _liveness(self, p: Property, fair: bytearray) -> None:
+        """P ~> Q (or eventually Q from the start) fails iff some P-and-not-Q state reaches,
+        through not-Q states, a fair cycle of not-Q states: an SCC in which every weakly fair
+        action instance enabled in all its states is also taken inside it, or a state in which
+        no fair action is enabled (the system may stay there forever)."""
+        n = len(self.states)
+        comp = self.comp
+        q = comp.predicate(p.expr)  # type: ignore[arg-type]
+        in_r = bytearray(0 if q(s) else 1 for s in self.states)
+        off, succ, sact = self.off, self.succ, self.sact
+        comps, comp_id = _sccs(n, off, succ, in_r)
+        target = bytearray(n)  # 1: stutter state, 2: member of a fair SCC
+        fair_comp: dict[int, set[int]] = {}
+        for cid, members in enumerate(comps):
+            for v in members:
+                if not any(fair[sact[e]] for e in range(off[v], off[v + 1])):
+                    target[v] = 1
+            if len(members) == 1:
+                v = members[0]
+                if not any(succ[e] == v for e in range(off[v], off[v + 1])):
+                    continue
+            enabled_all: set[int] | None = None
+            taken: set[int] = set()
+            for v in members:
+                en = set()
+                for e in range(off[v], off[v + 1]):
+                    a = sact[e]
+                    if fair[a]:
+                        en.add(a)
+                    if comp_id[succ[e]] == cid:
+                        taken.add(a)
+                enabled_all = en if enabled_all is None else enabled_all & en
+            if enabled_all is not None and enabled_all <= taken:
+                fair_comp[cid] = taken
+                for v in members:
+                    if not target[v]:
+                        target[v] = 2
+        # backward reachability, inside not-Q, from the targets
+        rev_off = array("q", [0] * (n + 1))
+        for v in range(n):
+            if in_r[v]:
+                for e in range(off[v], off[v + 1]):
+                    if in_r[succ[e]]:
+                        rev_off[succ[e] + 1] += 1
+        for v in range(n):
+            rev_off[v + 1] += rev_off[v]
+        fill = array("q", rev_off)
+        rev = array("q", [0] * rev_off[n])
+        for v in range(n):
+            if in_r[v]:
+                for e in range(off[v], off[v + 1]):
+                    w = succ[e]
+                    if in_r[w]:
+                        rev[fill[w]] = v
+                        fill[w] += 1
+        can = bytearray(n)
+        dq = deque(v for v in range(n) if target[v])
+        for v in dq:
+            can[v] = 1
+        while dq:
+            w = dq.popleft()
+            for e in range(rev_off[w], rev_off[w + 1]):
+                v = rev[e]
+                if not can[v]:
+                    can[v] = 1
+                    dq.append(v)
+        if p.kind == "eventually":
+            starts = (v for v in range(self.n_init) if can[v])
+        else:
+            pre = comp.predicate(p.pre)  # type: ignore[arg-type]
+            starts = (v for v in range(n) if can[v] and pre(self.states[v]))
+        start = next(starts, None)
+        if start is None:
+            return
+        # a shortest stem to the start, then inside not-Q to the nearest target, then the loop
+        stem_states, stem_acts = self._stem(start)
+        path, acts = self._bfs_path(start, lambda v: target[v] > 0, lambda v: in_r[v] > 0)
+        entry = path[-1]
+        sts = stem_states + [self.states[v] for v in path[1:]]
+        all_acts = stem_acts + acts
+        if target[entry] == 1:
+            self.cex[p.name] = (sts, all_acts)
+            self.loops[p.name] = (len(all_acts), True)
+            return
+        cid = comp_id[entry]
+        lp, la = self._fair_loop(entry, cid, comp_id, fair)
+        self.loops[p.name] = (len(all_acts), False)
+        self.cex[p.name] = (sts + [self.states[v] for v in lp[1:]], all_acts + la)
+
+    def _bfs_path(self, src: int, goal: Callable[[int], bool], inside: Callable[[int], bool],
+                  min_len: int = 0, want_action: int | None = None) -> tuple[list[int], list[int]]:
+        """Shortest path from src (length >= min_len) to a goal state, or through an edge
+        labelled want_action when given, staying inside."""
+        off, succ, sact = self.off, self.succ, self.sact
+        if min_len == 0 and want_action is None and goal(src):
+            return [src], []
+        prev: dict[int, tuple[int, int]] = {}
+        dq = deque([src])
+        seen = {src} if min_len == 0 else set()
+        while dq:
+            v = dq.popleft()
+            for e in range(off[v], off[v + 1]):
+                w, a = succ[e], sact[e]
+                if not inside(w):
+                    continue
+                if want_action is not None and a == want_action:
+                    path, acts = self._unwind(prev, src, v)
+                    return [*path, w], [*acts, a]
+                if w in seen:
+                    continue
+                seen.add(w)
+                prev[w] = (v, a)
+                if want_action is None and goal(w):
+                    return self._unwind(prev, src, w, at_least_one=min_len > 0)
+                dq.append(w)
+        raise RuntimeError("no path found in a component that should be strongly connected")
+
+    @staticmethod
+    def _unwind(prev: dict[int, tuple[int, int]], src: int, w: int,
+                at_least_one: bool = False) -> tuple[list[int], list[int]]:
+        path, acts = [w], []
+        while w != src or (at_least_one and not acts):
+            v, a = prev[w]
+            path.append(v)
+            acts.append(a)
+            w = v
+        path.reverse()
+        acts.reverse()
+        return path, acts
+
+    def _fair_loop(self, entry: int, cid: int, comp_id: array, fair: bytearray
+                   ) -> tuple[list[int], list[int]]:
+        """A cycle through entry inside its SCC that meets weak fairness: every fair action
+        instance is taken on the cycle or disabled somewhere on it."""
+        off, sact = self.off, self.sact
+
+        def inside(v: int) -> bool:
+            return comp_id[v] == cid
+
+        def enabled(v: int) -> set[int]:
+            return {sact[e] for e in range(off[v], off[v + 1]) if fair[sact[e]]}
+
+        path, acts = [entry], []
+        obligations = sorted(set().union(*(enabled(v) for v in self._members(entry, inside))))
+        for a in obligations:
+            if a in acts or any(a not in enabled(v) for v in path):
+                continue
+            # nearest state where a is disabled, else take an a-edge
+            try:
+                p, pa = self._bfs_path(path[-1], lambda v, a=a: a not in enabled(v), inside)
+            except RuntimeError:
+                p, pa = self._bfs_path(path[-1], lambda v: False, inside, want_action=a)
+            path += p[1:]
+            acts += pa
+        back, ba = self._bfs_path(path[-1], lambda v: v == entry, inside, min_len=1)
+        return path + back[1:], acts + ba
+
+    def _members(self, entry: int, inside: Callable[[int], bool]) -> list[int]:
+        off, succ = self.off, self.succ
+        seen = {entry}
+        dq = deque([entry])
+        while dq:
+            v = dq.popleft()
+            for e in range(off[v], off[v + 1]):
+                w = succ[e]
+                if inside(w) and w not in seen:
+                    seen.add(w)
+                    dq.append(w)
+        return sorted(seen)
+
+
+def _sccs(n: int, off: array, succ: array, in_r: bytearray) -> tuple[list[list[int]], array]:
+    """Tarjan's algorithm, iterative, on the subgraph induced by in_r."""
+    index = array("l", [-1] * n)
+    low = array("l", [0] * n)
+    on_stack = bytearray(n)
+    comp_id = array("l", [-1] * n)
+    stack: list[int] = []
+    comps: list[list[int]] = []
+    counter = 0
+    for root in range(n):
+        if not in_r[root] or index[root] != -1:
+            continue
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack[root] = 1
+        work = [[root, off[root]]]
+        while work:
+            frame = work[-1]
+            v, ei = frame
+            end = off[v + 1]
+            pushed = False
+            while ei < end:
+                w = succ[ei]
+                ei += 1
+                if not in_r[w]:
+                    continue
+                if index[w] == -1:
+                    frame[1] = ei
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack[w] = 1
+                    work.append([w, off[w]])
+                    pushed = True
+                    break
+                if on_stack[w] and index[w] < low[v]:
+                    low[v] = index[w]
+            if pushed:
+                continue
+            work.pop()
+            if work:
+                u = work[-1][0]
+                if low[v] < low[u]:
+                    low[u] = low[v]
+            if low[v] == index[v]:
+                members = []
+                while True:
+                    w = stack.pop()
+                    on_stack[w] = 0
+                    comp_id[w] = len(comps)
+                    members.append(w)
+                    if w == v:
+                        break
+                comps.append(members)
+    return comps, comp_id

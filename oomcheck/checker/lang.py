@@ -1,0 +1,568 @@
+"""The modeling language: typed finite state, guarded parameterised actions, properties.
+
+Guards and updates are expression trees, never Python callables over states, so that one model
+definition can be compiled to fast Python for the explicit engine and translated to other back
+ends (Z3, Promela) without being rewritten.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Union
+
+
+class ModelError(Exception):
+    """A model (or a variant deriving one) is malformed."""
+
+
+# --------------------------------------------------------------------------------------------
+# Types
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoolType:
+    def values(self) -> range:
+        return range(2)
+
+    def show(self, v: int) -> str:
+        return "1" if v else "0"
+
+    def __str__(self) -> str:
+        return "bool"
+
+
+@dataclass(frozen=True)
+class IntType:
+    lo: int
+    hi: int
+
+    def __post_init__(self) -> None:
+        if self.lo > self.hi:
+            raise ModelError(f"empty integer range {self.lo}..{self.hi}")
+
+    def values(self) -> range:
+        return range(self.lo, self.hi + 1)
+
+    def show(self, v: int) -> str:
+        return str(v)
+
+    def __str__(self) -> str:
+        return f"{self.lo}..{self.hi}"
+
+
+@dataclass(frozen=True)
+class EnumType:
+    name: str
+    members: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.members or len(set(self.members)) != len(self.members):
+            raise ModelError(f"enum {self.name} needs distinct members")
+
+    def values(self) -> range:
+        return range(len(self.members))
+
+    def show(self, v: int) -> str:
+        return self.members[v]
+
+    def __getattr__(self, member: str) -> Const:
+        # Lets a model write ThreadPC.RUN; dunder look-ups must still fail normally.
+        if member.startswith("__"):
+            raise AttributeError(member)
+        try:
+            return Const(self.members.index(member), self)
+        except ValueError:
+            raise AttributeError(f"enum {self.name} has no member {member}") from None
+
+    def __str__(self) -> str:
+        return self.name
+
+
+Type = BoolType | IntType | EnumType
+BOOL = BoolType()
+
+
+def Enum(name: str, members: Iterable[str]) -> EnumType:  # noqa: N802 - reads as a type
+    return EnumType(name, tuple(members))
+
+
+# --------------------------------------------------------------------------------------------
+# Expressions
+# --------------------------------------------------------------------------------------------
+
+Operand = Union["Expr", int, bool]
+
+
+def lift(x: Operand) -> Expr:
+    if isinstance(x, Expr):
+        return x
+    if isinstance(x, bool):
+        return Const(int(x), BOOL)
+    if isinstance(x, int):
+        return Const(x, None)
+    raise ModelError(f"cannot use {x!r} ({type(x).__name__}) in an expression")
+
+
+class Expr:
+    """Base of the expression tree; operators build new trees."""
+
+    __slots__ = ()
+
+    def __add__(self, o: Operand) -> Expr:
+        return Op("+", (self, lift(o)))
+
+    def __radd__(self, o: Operand) -> Expr:
+        return Op("+", (lift(o), self))
+
+    def __sub__(self, o: Operand) -> Expr:
+        return Op("-", (self, lift(o)))
+
+    def __rsub__(self, o: Operand) -> Expr:
+        return Op("-", (lift(o), self))
+
+    def __eq__(self, o: Operand) -> Expr:  # type: ignore[override]
+        return Op("==", (self, lift(o)))
+
+    def __ne__(self, o: Operand) -> Expr:  # type: ignore[override]
+        return Op("!=", (self, lift(o)))
+
+    def __lt__(self, o: Operand) -> Expr:
+        return Op("<", (self, lift(o)))
+
+    def __le__(self, o: Operand) -> Expr:
+        return Op("<=", (self, lift(o)))
+
+    def __gt__(self, o: Operand) -> Expr:
+        return Op("<", (lift(o), self))
+
+    def __ge__(self, o: Operand) -> Expr:
+        return Op("<=", (lift(o), self))
+
+    def __and__(self, o: Operand) -> Expr:
+        return Op("and", (self, lift(o)))
+
+    def __rand__(self, o: Operand) -> Expr:
+        return Op("and", (lift(o), self))
+
+    def __or__(self, o: Operand) -> Expr:
+        return Op("or", (self, lift(o)))
+
+    def __ror__(self, o: Operand) -> Expr:
+        return Op("or", (lift(o), self))
+
+    def __invert__(self) -> Expr:
+        return Op("not", (self,))
+
+    def __bool__(self) -> bool:
+        raise ModelError(
+            "an expression was used as a Python truth value; use &, |, ~ and ite() instead "
+            "of and, or, not and if"
+        )
+
+    __hash__ = object.__hash__
+
+
+@dataclass(frozen=True, eq=False)
+class Const(Expr):
+    value: int
+    type: Type | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Var(Expr):
+    name: str
+
+
+@dataclass(frozen=True, eq=False)
+class Index(Expr):
+    array: str
+    index: Expr
+
+
+@dataclass(frozen=True, eq=False)
+class Param(Expr):
+    name: str
+    domain: str
+
+
+@dataclass(frozen=True, eq=False)
+class Op(Expr):
+    op: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Quant(Expr):
+    kind: str  # forall | exists | count
+    domain: str
+    var: str
+    body: Expr
+
+
+OPS = {"+", "-", "==", "!=", "<", "<=", "and", "or", "not", "implies", "ite"}
+
+_fresh = itertools.count()
+
+
+def ite(c: Operand, a: Operand, b: Operand) -> Expr:
+    return Op("ite", (lift(c), lift(a), lift(b)))
+
+
+def implies(a: Operand, b: Operand) -> Expr:
+    return Op("implies", (lift(a), lift(b)))
+
+
+def all_of(*xs: Operand) -> Expr:
+    if not xs:
+        return Const(1, BOOL)
+    out = lift(xs[0])
+    for x in xs[1:]:
+        out = out & x
+    return out
+
+
+def any_of(*xs: Operand) -> Expr:
+    if not xs:
+        return Const(0, BOOL)
+    out = lift(xs[0])
+    for x in xs[1:]:
+        out = out | x
+    return out
+
+
+def _quant(kind: str, domain: str, body: Callable[[Param], Operand]) -> Expr:
+    p = Param(f"_{domain}{next(_fresh)}", domain)
+    return Quant(kind, domain, p.name, lift(body(p)))
+
+
+def forall(domain: str, body: Callable[[Param], Operand]) -> Expr:
+    return _quant("forall", domain, body)
+
+
+def exists(domain: str, body: Callable[[Param], Operand]) -> Expr:
+    return _quant("exists", domain, body)
+
+
+def count(domain: str, body: Callable[[Param], Operand]) -> Expr:
+    return _quant("count", domain, body)
+
+
+TRUE = Const(1, BOOL)
+FALSE = Const(0, BOOL)
+
+
+def substitute(e: Expr, binding: Mapping[str, int]) -> Expr:
+    """Replace bound parameters by constants."""
+    if isinstance(e, Param):
+        return Const(binding[e.name]) if e.name in binding else e
+    if isinstance(e, Index):
+        return Index(e.array, substitute(e.index, binding))
+    if isinstance(e, Op):
+        return Op(e.op, tuple(substitute(a, binding) for a in e.args))
+    if isinstance(e, Quant):
+        return Quant(e.kind, e.domain, e.var, substitute(e.body, binding))
+    return e
+
+
+# --------------------------------------------------------------------------------------------
+# Declarations
+# --------------------------------------------------------------------------------------------
+
+InitSpec = int | bool | Const | tuple | list | Callable[[int], object]
+
+
+@dataclass
+class VarDecl:
+    name: str
+    type: Type
+    domain: str | None  # None for a scalar, else the index domain of an array
+    init: InitSpec
+    doc: str = ""
+
+
+class ArrayHandle:
+    """`pc[t]` in a model reads as an Index expression."""
+
+    def __init__(self, name: str, domain: str):
+        self.name = name
+        self.domain = domain
+
+    def __getitem__(self, i: Operand) -> Index:
+        return Index(self.name, lift(i))
+
+
+LValue = Var | Index
+
+
+@dataclass
+class Action:
+    """One guarded, parameterised step: for each binding of params, when guard, do updates."""
+
+    name: str  # unique within the model
+    func: str  # the kernel function it models
+    file: str  # the kernel source file of that function
+    step: str  # what part of the function this step is
+    params: tuple[Param, ...]
+    guard: Expr
+    updates: tuple[tuple[LValue, Expr], ...]
+    actor: str  # an actor kind: a domain name (indexed by the first param) or a singleton name
+    fair: bool = True
+
+
+@dataclass(frozen=True)
+class ActionInstance:
+    id: int
+    action: Action
+    binding: tuple[tuple[str, int], ...]
+    actor: str
+    guard: Expr
+    updates: tuple[tuple[LValue, Expr], ...]
+
+    @property
+    def label(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.binding)
+        return f"{self.action.func}({args})" if args else self.action.func
+
+
+@dataclass
+class Property:
+    name: str
+    kind: str  # invariant | deadlock | eventually | leads_to
+    doc: str
+    expr: Expr | None = None  # invariant / eventually target
+    pre: Expr | None = None  # leads_to: P in P ~> Q (expr is Q)
+
+    @property
+    def is_liveness(self) -> bool:
+        return self.kind in ("eventually", "leads_to")
+
+
+@dataclass
+class Model:
+    """A transition system over finite typed state. Build with the methods, then instantiate."""
+
+    name: str
+    sizes: dict[str, int] = field(default_factory=dict)
+    knobs: dict[str, str] = field(default_factory=dict)
+    domains: dict[str, int] = field(default_factory=dict)
+    vars: dict[str, VarDecl] = field(default_factory=dict)
+    actions: list[Action] = field(default_factory=list)
+    init_constraints: list[Expr] = field(default_factory=list)
+    final: Expr = field(default_factory=lambda: FALSE)
+    properties: dict[str, Property] = field(default_factory=dict)
+    actor_names: dict[str, str] = field(default_factory=dict)
+    variant: str = ""
+    provenance: str = ""
+    # Python-level helpers a model exports to variants deriving from it (e.g. freezing(t)).
+    helpers: dict[str, Callable] = field(default_factory=dict)
+
+    # -- declarations --------------------------------------------------------------------
+
+    def domain(self, name: str, size: int) -> str:
+        if size < 1:
+            raise ModelError(f"domain {name} must have at least one element, got {size}")
+        self.domains[name] = size
+        return name
+
+    def var(self, name: str, type: Type, init: InitSpec, doc: str = "") -> Var:
+        self._new_name(name)
+        self.vars[name] = VarDecl(name, type, None, init, doc)
+        return Var(name)
+
+    def array(self, name: str, domain: str, type: Type, init: InitSpec, doc: str = "") -> ArrayHandle:
+        self._new_name(name)
+        if domain not in self.domains:
+            raise ModelError(f"array {name}: unknown domain {domain}")
+        self.vars[name] = VarDecl(name, type, domain, init, doc)
+        return ArrayHandle(name, domain)
+
+    def ref(self, name: str) -> Var | ArrayHandle:
+        """A handle on a declared variable, for derived models."""
+        d = self.vars.get(name)
+        if d is None:
+            raise ModelError(f"model {self.name} has no variable {name}")
+        return Var(name) if d.domain is None else ArrayHandle(name, d.domain)
+
+    def _new_name(self, name: str) -> None:
+        if name in self.vars:
+            raise ModelError(f"variable {name} declared twice")
+
+    def constrain_init(self, e: Operand) -> None:
+        self.init_constraints.append(lift(e))
+
+    def set_final(self, e: Operand) -> None:
+        """States where the system is expected to stop; anywhere else, no move is a deadlock."""
+        self.final = lift(e)
+
+    def actor(self, kind: str, display: str) -> None:
+        self.actor_names[kind] = display
+
+    def action(
+        self,
+        name: str,
+        *,
+        func: str,
+        file: str,
+        step: str = "",
+        params: Mapping[str, str] | None = None,
+        actor: str,
+        guard: Callable[..., Operand] | Operand = True,
+        updates: Callable[..., Mapping] | Mapping | None = None,
+        fair: bool = True,
+    ) -> Action:
+        a = self.make_action(
+            name, func=func, file=file, step=step, params=params, actor=actor,
+            guard=guard, updates=updates, fair=fair,
+        )
+        if any(x.name == name for x in self.actions):
+            raise ModelError(f"action {name} defined twice")
+        self.actions.append(a)
+        return a
+
+    def make_action(
+        self,
+        name: str,
+        *,
+        func: str,
+        file: str,
+        step: str = "",
+        params: Mapping[str, str] | None = None,
+        actor: str,
+        guard: Callable[..., Operand] | Operand = True,
+        updates: Callable[..., Mapping] | Mapping | None = None,
+        fair: bool = True,
+    ) -> Action:
+        ps = []
+        for pname, dom in (params or {}).items():
+            if dom not in self.domains:
+                raise ModelError(f"action {name}: parameter {pname} over unknown domain {dom}")
+            ps.append(Param(pname, dom))
+        g = lift(guard(*ps) if callable(guard) else guard)
+        ups_raw = updates(*ps) if callable(updates) else (updates or {})
+        ups: list[tuple[LValue, Expr]] = []
+        for lhs, rhs in ups_raw.items():
+            if not isinstance(lhs, (Var, Index)):
+                raise ModelError(f"action {name}: cannot assign to {lhs!r}")
+            target = lhs.name if isinstance(lhs, Var) else lhs.array
+            if target not in self.vars:
+                raise ModelError(f"action {name}: assignment to undeclared variable {target}")
+            ups.append((lhs, lift(rhs)))
+        if not file or not func:
+            raise ModelError(f"action {name}: every step must name its kernel file and function")
+        return Action(name, func, file, step, tuple(ps), g, tuple(ups), actor, fair)
+
+    # -- properties -------------------------------------------------------------------------
+
+    def invariant(self, name: str, e: Operand, doc: str) -> None:
+        self._prop(Property(name, "invariant", doc, lift(e)))
+
+    def no_deadlock(self, name: str, doc: str) -> None:
+        self._prop(Property(name, "deadlock", doc))
+
+    def eventually(self, name: str, e: Operand, doc: str) -> None:
+        self._prop(Property(name, "eventually", doc, lift(e)))
+
+    def leads_to(self, name: str, p: Operand, q: Operand, doc: str) -> None:
+        self._prop(Property(name, "leads_to", doc, lift(q), lift(p)))
+
+    def _prop(self, p: Property) -> None:
+        if p.name in self.properties:
+            raise ModelError(f"property {p.name} defined twice")
+        self.properties[p.name] = p
+
+    # -- deriving (the way a patch replaces a function body) ------------------------------
+
+    def derive(self, variant: str = "", provenance: str = "") -> Model:
+        m = copy.copy(self)
+        m.vars = dict(self.vars)
+        m.actions = list(self.actions)
+        m.init_constraints = list(self.init_constraints)
+        m.properties = dict(self.properties)
+        m.actor_names = dict(self.actor_names)
+        m.knobs = dict(self.knobs)
+        m.helpers = dict(self.helpers)
+        m.variant = variant or self.variant
+        m.provenance = provenance or self.provenance
+        return m
+
+    def find_action(self, name: str) -> int:
+        for i, a in enumerate(self.actions):
+            if a.name == name:
+                return i
+        raise ModelError(f"model {self.name} has no action {name}")
+
+    def remove_action(self, name: str) -> None:
+        del self.actions[self.find_action(name)]
+
+    def replace_action(self, name: str, **kw: object) -> Action:
+        """Replace an action by a new definition (same keywords as action())."""
+        i = self.find_action(name)
+        new = self.make_action(name, **kw)  # type: ignore[arg-type]
+        self.actions[i] = new
+        return new
+
+    # -- instantiation -------------------------------------------------------------------
+
+    def instances(self) -> list[ActionInstance]:
+        out: list[ActionInstance] = []
+        for a in self.actions:
+            ranges = [range(self.domains[p.domain]) for p in a.params]
+            for combo in itertools.product(*ranges):
+                binding = {p.name: v for p, v in zip(a.params, combo, strict=True)}
+                if a.actor in self.domains:
+                    if not a.params or a.params[0].domain != a.actor:
+                        raise ModelError(
+                            f"action {a.name}: actor {a.actor} needs a first parameter over it"
+                        )
+                    actor = f"{self.actor_names.get(a.actor, a.actor)} {combo[0]}"
+                else:
+                    actor = self.actor_names.get(a.actor, a.actor)
+                out.append(
+                    ActionInstance(
+                        len(out), a, tuple(binding.items()), actor,
+                        substitute(a.guard, binding),
+                        tuple((substitute(lhs, binding), substitute(rhs, binding))  # type: ignore[misc]
+                              for lhs, rhs in a.updates),
+                    )
+                )
+        return out
+
+    def slots(self) -> list[tuple[str, int | None, VarDecl]]:
+        """The flattened state: one slot per scalar and per array element, in a fixed order."""
+        out: list[tuple[str, int | None, VarDecl]] = []
+        for d in self.vars.values():
+            if d.domain is None:
+                out.append((d.name, None, d))
+            else:
+                out.extend((d.name, i, d) for i in range(self.domains[d.domain]))
+        return out
+
+    def init_choices(self) -> list[list[int]]:
+        """For each slot, the values it may start with (before init constraints)."""
+        out = []
+        for name, i, d in self.slots():
+            spec = d.init(i) if callable(d.init) and i is not None else d.init
+            if callable(spec):
+                raise ModelError(f"initial value of scalar {name} cannot be a function")
+            vals = list(spec) if isinstance(spec, (tuple, list, set, frozenset)) else [spec]
+            enc = []
+            for v in vals:
+                if isinstance(v, Const):
+                    v = v.value
+                if isinstance(v, bool):
+                    v = int(v)
+                if not isinstance(v, int) or v not in d.type.values():
+                    where = f"{name}[{i}]" if i is not None else name
+                    raise ModelError(f"initial value {v!r} of {where} is not of type {d.type}")
+                enc.append(v)
+            if not enc:
+                raise ModelError(f"variable {name} has no initial value")
+            out.append(enc)
+        return out
+
+    def slot_name(self, name: str, i: int | None) -> str:
+        return name if i is None else f"{name}[{i}]"

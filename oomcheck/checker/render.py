@@ -1,0 +1,101 @@
+"""Renderings of a counterexample: kernel-changelog columns, JSON, Graphviz DOT."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+from .trace import Result, Trace
+
+COL = 34
+
+
+def _actors(trace: Trace) -> list[str]:
+    seen: list[str] = []
+    for s in trace.steps:
+        if s.actor not in seen:
+            seen.append(s.actor)
+
+    def key(a: str) -> tuple[int, str]:
+        # singletons (the OOM killer, the reaper...) first, then indexed actors in index order
+        head, _, tail = a.rpartition(" ")
+        return (1, f"{head} {int(tail):06d}") if tail.isdigit() else (0, a)
+
+    return sorted(seen, key=key)
+
+
+def _cell(lines: list[str], width: int) -> list[str]:
+    out: list[str] = []
+    for ln in lines:
+        out.extend(textwrap.wrap(ln, width - 1, subsequent_indent="  ") or [""])
+    return out
+
+
+def trace_text(trace: Trace) -> str:
+    """One column per actor; each step gives the kernel function and the variables it changed."""
+    actors = _actors(trace)
+    width = COL
+    rows: list[str] = []
+    head = "".join(a.ljust(width) for a in actors).rstrip()
+    rows.append(head)
+    rows.append("".join(("-" * (width - 2)).ljust(width) for _ in actors).rstrip())
+    for j, s in enumerate(trace.steps):
+        if trace.loop_start == j and not trace.stutter:
+            rows.append("---- loop: the steps below repeat forever ----")
+        col = actors.index(s.actor)
+        what = [f"{j + 1}. {s.action}"]
+        if s.step:
+            what.append(f"[{s.file}] {s.step}")
+        what += [f"{k}: {o} -> {n}" for k, (o, n) in s.changes.items()] or ["(no change)"]
+        for ln in _cell(what, width):
+            rows.append((" " * (width * col) + ln).rstrip())
+    if trace.stutter:
+        rows.append("---- stuck: no fair step is enabled; the system stays here forever ----")
+    elif trace.loop_start is not None:
+        rows.append(f"---- back to step {trace.loop_start + 1} ----")
+    if trace.never:
+        rows.append("never reaches the goal: " + "; ".join(trace.never))
+    return "\n".join(rows)
+
+
+def initial_text(trace: Trace) -> str:
+    return "initial state: " + ", ".join(f"{k}={v}" for k, v in trace.initial.items())
+
+
+def result_text(r: Result, with_trace: bool = True) -> str:
+    strength = ""
+    if r.strength.get("kind") == "explicit":
+        sizes = ", ".join(f"{k}={v}" for k, v in r.strength.get("sizes", {}).items())
+        strength = f" (explicit, {sizes})"
+    line = (f"{r.property}: {r.verdict}{strength}  [{r.states} states, {r.transitions} transitions, "
+            f"depth {r.depth}, {r.seconds:.2f} s]")
+    if r.reason:
+        line += f"  reason: {r.reason}"
+    if with_trace and r.trace is not None:
+        line += "\n" + textwrap.indent(initial_text(r.trace), "  ")
+        line += "\n\n" + textwrap.indent(trace_text(r.trace), "  ") + "\n"
+    return line
+
+
+def results_json(header: dict, results: list[Result]) -> str:
+    return json.dumps({**header, "results": [r.to_json() for r in results]}, indent=2)
+
+
+def trace_dot(trace: Trace, title: str = "counterexample") -> str:
+    """States as nodes (labelled with what changed), steps as edges, the lasso's back edge dashed."""
+    def esc(s: str) -> str:
+        return s.replace("\\", "\\\\").replace('"', '\\"')
+
+    lines = [f'digraph "{esc(title)}" {{', "  rankdir=TB;", '  node [shape=box, fontname="monospace"];']
+    lines.append(f'  s0 [label="initial\\n{esc(", ".join(f"{k}={v}" for k, v in trace.initial.items()))}"];')
+    for j, s in enumerate(trace.steps):
+        changed = "\\n".join(esc(f"{k}={n}") for k, (_, n) in s.changes.items()) or "(no change)"
+        lines.append(f'  s{j + 1} [label="{changed}"];')
+        lines.append(f'  s{j} -> s{j + 1} [label="{esc(s.actor)}: {esc(s.action)}"];')
+    last = len(trace.steps)
+    if trace.stutter:
+        lines.append(f'  s{last} -> s{last} [label="stuck forever", style=dashed];')
+    elif trace.loop_start is not None:
+        lines.append(f'  s{last} -> s{trace.loop_start} [label="loop", style=dashed];')
+    lines.append("}")
+    return "\n".join(lines)

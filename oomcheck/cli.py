@@ -1,0 +1,298 @@
+"""`oomcheck`: check a model variant, list what exists, verify the spec catalog.
+
+Exit codes: 0 all properties hold / every verdict as expected; 1 a property is violated / a
+verdict differs from the catalog; 2 usage or input error; 3 some result is unknown (a limit hit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .catalog import (
+    Catalog,
+    build_variant,
+    catalog_for,
+    default_catalogs,
+    load_catalog,
+    resolve_variant,
+)
+from .checker.explicit import Limits, check_explicit
+from .checker.lang import Model, ModelError, Property
+from .checker.render import result_text, results_json, trace_dot
+from .checker.trace import Result
+from .models import MODELS, get_model
+
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
+SIZE_OPTIONS = {"threads": "--threads", "vmas": "--vmas", "ptes": "--ptes"}
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {v}")
+    return v
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    return v
+
+
+def _knob(text: str) -> tuple[str, str]:
+    k, sep, v = text.partition("=")
+    if not sep or not k or not v:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return k, v
+
+
+def _add_limits(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-states", type=_positive, default=20_000_000,
+                   help="stop with 'unknown' after this many states (default 20000000)")
+    p.add_argument("--max-seconds", type=_seconds, default=1800.0,
+                   help="stop with 'unknown' after this long, per model instance (default 1800)")
+    p.add_argument("--max-memory", type=_positive, default=16_000, metavar="MB",
+                   help="stop with 'unknown' above this resident size (default 16000)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="oomcheck", description="Model checker for Linux OOM-killer concurrency.")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    c = sub.add_parser("check", help="check the properties of one model variant")
+    c.add_argument("model", help="model name (see 'oomcheck list')")
+    c.add_argument("--variant", required=True,
+                   help="a variant of the model's catalog, or the path of a variant .py file")
+    c.add_argument("--property", action="append", default=[],
+                   help="check only this property (repeatable; default: all)")
+    for size, opt in SIZE_OPTIONS.items():
+        c.add_argument(opt, type=_positive, dest=size, help=f"number of {size}")
+    c.add_argument("--knob", type=_knob, action="append", default=[],
+                   help="set a model knob, e.g. --knob freezer=cgroup2 (repeatable)")
+    c.add_argument("--format", choices=("text", "json", "dot"), default="text")
+    c.add_argument("--spec", type=Path, help="catalog to take the variant from "
+                   "(default: the spec/ catalog of the model)")
+    _add_limits(c)
+
+    sub.add_parser("list", help="list models, variants, properties and sizes")
+
+    v = sub.add_parser("verify", help="run the spec catalog and compare with expected verdicts")
+    v.add_argument("specs", nargs="*", type=Path, help="spec TOML files (default: spec/*.toml)")
+    v.add_argument("--format", choices=("text", "json"), default="text")
+    _add_limits(v)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = make_parser().parse_args(argv)
+        if args.cmd == "check":
+            return cmd_check(args)
+        if args.cmd == "list":
+            return cmd_list()
+        return cmd_verify(args)
+    except UsageError as e:
+        print(f"oomcheck: usage error: {e} (see 'oomcheck --help')", file=sys.stderr)
+        return EXIT_USAGE
+    except ModelError as e:
+        print(f"oomcheck: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("oomcheck: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _limits(args: argparse.Namespace) -> Limits:
+    return Limits(args.max_states, args.max_seconds, args.max_memory)
+
+
+def _progress(label: str, quiet: bool):  # type: ignore[no-untyped-def]
+    if quiet:
+        return None
+
+    def report(states: int, depth: int, seconds: float) -> None:
+        rate = states / seconds if seconds else 0.0
+        print(f"oomcheck: [{label}] {states:,} states, depth {depth}, {seconds:.0f} s, "
+              f"{rate:,.0f} states/s", file=sys.stderr, flush=True)
+
+    return report
+
+
+def _select(model: Model, names: list[str]) -> list[Property]:
+    if not names:
+        return list(model.properties.values())
+    out = []
+    for n in names:
+        if n not in model.properties:
+            raise ModelError(f"model {model.name} has no property {n!r} "
+                             f"(properties: {', '.join(model.properties)})")
+        out.append(model.properties[n])
+    return out
+
+
+def _instance_label(model: Model) -> str:
+    sizes = " ".join(f"{k}={v}" for k, v in model.sizes.items())
+    return f"{model.name} {model.variant} {sizes}"
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    spec = get_model(args.model)
+    catalog: Catalog | None = load_catalog(args.spec) if args.spec else catalog_for(spec.name)
+    variant = resolve_variant(catalog, args.variant)
+    if variant.model != spec.name:
+        raise ModelError(f"variant {args.variant} is for model {variant.model}, not {spec.name}")
+    sizes = {s: getattr(args, s) for s in SIZE_OPTIONS if getattr(args, s) is not None}
+    model = build_variant(variant, sizes, dict(args.knob), catalog)
+    props = _select(model, args.property)
+    results = check_explicit(model, props, _limits(args), _progress(_instance_label(model), args.quiet))
+    header = {"model": model.name, "variant": model.variant, "sizes": model.sizes,
+              "knobs": model.knobs}
+    if args.format == "json":
+        print(results_json(header, results))
+    elif args.format == "dot":
+        graphs = [trace_dot(r.trace, f"{model.name} {model.variant} {r.property}")
+                  for r in results if r.trace is not None]
+        print("\n".join(graphs) if graphs else "// no counterexample: nothing to draw")
+    else:
+        knobs = ", ".join(f"{k}={v}" for k, v in model.knobs.items())
+        sizes_s = ", ".join(f"{k}={v}" for k, v in model.sizes.items())
+        print(f"model {model.name}, variant {model.variant} ({sizes_s}; {knobs})")
+        if model.provenance:
+            print("  " + " ".join(model.provenance.split())[:300])
+        print()
+        for r in results:
+            print(result_text(r))
+    return _exit_code(results)
+
+
+def _exit_code(results: list[Result]) -> int:
+    if any(r.verdict == "violated" for r in results):
+        return EXIT_VIOLATED
+    if any(r.verdict == "unknown" for r in results):
+        return EXIT_UNKNOWN
+    return EXIT_OK
+
+
+def cmd_list() -> int:
+    catalogs = {c.model: c for c in default_catalogs()}
+    for name, spec in MODELS.items():
+        print(f"model {name}: {spec.doc}")
+        sizes = ", ".join(f"--{s} {lo}..{hi} (default {d})" for s, (d, lo, hi) in spec.sizes.items())
+        print(f"  sizes: {sizes}")
+        for k, vals in spec.knobs.items():
+            print(f"  knob {k}: {' | '.join(vals)} (default {spec.default_knobs[k]})")
+        model = spec.instantiate({}, {})
+        print("  properties:")
+        for p in model.properties.values():
+            print(f"    {p.name:28} {p.kind:10} {p.doc}")
+        cat = catalogs.get(name)
+        if cat:
+            print(f"  variants ({cat.path.name}):")
+            for v in cat.variants.values():
+                how = f"file {v.file.name}" if v.file else \
+                    ", ".join(f"{k}={x}" for k, x in v.knobs.items())
+                print(f"    {v.name:28} {how}")
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    catalogs = [load_catalog(p) for p in args.specs] if args.specs else default_catalogs()
+    if not catalogs:
+        raise ModelError("no spec files to verify")
+    rows: list[dict] = []
+    mismatches: list[str] = []
+    unknowns = 0
+    t_all = time.perf_counter()
+    for cat in catalogs:
+        if args.format == "text":
+            print(f"{cat.model}  ({cat.path})")
+        props_seen: list[str] = []
+        for e in cat.expect:
+            for p in e.verdicts:
+                if p not in props_seen:
+                    props_seen.append(p)
+        if args.format == "text":
+            for i, p in enumerate(props_seen):
+                print(f"  P{i + 1} {p}")
+            head = f"  {'variant':22}{'knobs':24}{'sizes':12}" + \
+                "".join(f"{'P' + str(i + 1):9}" for i in range(len(props_seen))) + "  states  seconds"
+            print(head)
+        for e in cat.expect:
+            variant = resolve_variant(cat, e.variant)
+            for point in e.size_points():
+                model = build_variant(variant, point, e.knobs, cat)
+                props = _select(model, list(e.verdicts))
+                t0 = time.perf_counter()
+                results = check_explicit(model, props, _limits(args),
+                                         _progress(_instance_label(model), args.quiet))
+                secs = time.perf_counter() - t0
+                got = {r.property: r for r in results}
+                cells = []
+                for p in props_seen:
+                    if p not in e.verdicts:
+                        cells.append(f"{'-':9}")
+                        continue
+                    r = got[p]
+                    ok = r.verdict == e.verdicts[p]
+                    unknowns += r.verdict == "unknown"
+                    if not ok:
+                        mismatches.append(
+                            f"{cat.model} {e.variant} {_kv(e.knobs)} {_kv(point)}: {p} expected "
+                            f"{e.verdicts[p]}, got {r.verdict}" + (f" ({r.reason})" if r.reason else ""))
+                    cells.append(f"{r.verdict + ('' if ok else '!'):9}")
+                    rows.append({"model": cat.model, "variant": e.variant, "knobs": e.knobs,
+                                 "sizes": point, "property": p, "expected": e.verdicts[p],
+                                 "verdict": r.verdict, "engine": r.engine,
+                                 "strength": r.strength, "states": r.states,
+                                 "seconds": round(r.seconds, 3), "ok": ok})
+                if args.format == "text":
+                    states = results[0].states if results else 0
+                    print(f"  {e.variant:22}{_kv(e.knobs):24}{_kv(point):12}" + "".join(cells)
+                          + f"  {states:>6}  {secs:7.2f}", flush=True)
+        if args.format == "text":
+            print()
+    total = time.perf_counter() - t_all
+    if args.format == "json":
+        print(json.dumps({"checks": rows, "mismatches": mismatches, "seconds": round(total, 2)},
+                         indent=2))
+    else:
+        n = len(rows)
+        if mismatches:
+            print(f"{len(mismatches)} of {n} verdicts differ from the catalog:")
+            for m in mismatches:
+                print(f"  {m}")
+        else:
+            print(f"all {n} verdicts as expected ({total:.1f} s)")
+    return EXIT_VIOLATED if mismatches else EXIT_OK
+
+
+def _kv(d: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in d.items())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

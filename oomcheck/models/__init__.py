@@ -1,0 +1,55 @@
+"""The registry of kernel models: what each one is called, its sizes and knobs, how to build it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..checker.lang import Model, ModelError
+from . import freezer
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    doc: str
+    build: Callable[[dict[str, int], dict[str, str]], Model]
+    knobs: dict[str, tuple[str, ...]]
+    default_knobs: dict[str, str]
+    sizes: dict[str, tuple[int, int, int]]  # size -> (default, min, max)
+
+    def instantiate(self, sizes: dict[str, int], knobs: dict[str, str]) -> Model:
+        for k, v in knobs.items():
+            if k not in self.knobs:
+                raise ModelError(f"model {self.name} has no knob {k!r} "
+                                 f"(knobs: {', '.join(self.knobs)})")
+            if v not in self.knobs[k]:
+                raise ModelError(f"knob {k} of model {self.name} must be one of "
+                                 f"{', '.join(self.knobs[k])}, not {v!r}")
+        full_sizes = {}
+        for s, (default, lo, hi) in self.sizes.items():
+            v = sizes.get(s, default)
+            if not isinstance(v, int) or not lo <= v <= hi:
+                raise ModelError(f"size {s} of model {self.name} must be {lo}..{hi}, not {v}")
+            full_sizes[s] = v
+        extra = set(sizes) - set(self.sizes)
+        if extra:
+            raise ModelError(f"model {self.name} has no size {sorted(extra)[0]!r} "
+                             f"(sizes: {', '.join(self.sizes)})")
+        return self.build(full_sizes, {**self.default_knobs, **knobs})
+
+
+MODELS: dict[str, ModelSpec] = {
+    "freezer": ModelSpec(
+        "freezer",
+        "OOM victim thaw against the freezer (kernel/freezer.c, mm/oom_kill.c)",
+        freezer.build, freezer.KNOBS, freezer.DEFAULT_KNOBS, freezer.SIZES,
+    ),
+}
+
+
+def get_model(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ModelError(f"no model {name!r} (models: {', '.join(MODELS)})") from None
