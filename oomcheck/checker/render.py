@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 
-from .trace import Result, Trace
+from .trace import Result, Step, Trace
 
 COL = 34
 
@@ -32,20 +32,20 @@ def _cell(lines: list[str], width: int) -> list[str]:
 
 
 def trace_text(trace: Trace) -> str:
-    """One column per actor; each step gives the kernel function and the variables it changed."""
+    """One column per actor; each step gives the kernel function and the variables it changed.
+    What each step of a function does is said once, in the legend under the trace."""
     actors = _actors(trace)
     width = COL
-    rows: list[str] = []
-    head = "".join(a.ljust(width) for a in actors).rstrip()
-    rows.append(head)
-    rows.append("".join(("-" * (width - 2)).ljust(width) for _ in actors).rstrip())
+    rows: list[str] = ["".join(a.ljust(width) for a in actors).rstrip(),
+                       "".join(("-" * (width - 2)).ljust(width) for _ in actors).rstrip()]
+    legend: dict[tuple[str, str], str] = {}
     for j, s in enumerate(trace.steps):
         if trace.loop_start == j and not trace.stutter:
             rows.append("---- loop: the steps below repeat forever ----")
+        key = (s.func, s.step)
+        mark = legend.setdefault(key, chr(ord("a") + len(legend)) if len(legend) < 26 else "*")
         col = actors.index(s.actor)
-        what = [f"{j + 1}. {s.action}"]
-        if s.step:
-            what.append(f"[{s.file}] {s.step}")
+        what = [f"{j + 1}. {_short_label(s)} ({mark})"]
         what += [f"{k}: {o} -> {n}" for k, (o, n) in s.changes.items()] or ["(no change)"]
         for ln in _cell(what, width):
             rows.append((" " * (width * col) + ln).rstrip())
@@ -55,7 +55,23 @@ def trace_text(trace: Trace) -> str:
         rows.append(f"---- back to step {trace.loop_start + 1} ----")
     if trace.never:
         rows.append("never reaches the goal: " + "; ".join(trace.never))
+    files = {s.func: s.file for s in trace.steps}
+    if legend:
+        rows.append("")
+        for (func, step), mark in legend.items():
+            rows.extend(textwrap.wrap(f"({mark}) {func} [{files[func]}]: {step}", 100,
+                                      subsequent_indent="    "))
     return "\n".join(rows)
+
+
+def _short_label(s: Step) -> str:
+    """The action label without the parameter that names the actor's own column."""
+    _, _, tail = s.actor.rpartition(" ")
+    if tail.isdigit() and "(" in s.action:
+        func, _, args = s.action.partition("(")
+        kept = args.rstrip(")").split(", ")[1:]
+        return f"{func}({', '.join(kept)})" if kept else func
+    return s.action
 
 
 def initial_text(trace: Trace) -> str:

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Set-up and entry point that needs nothing but Python: creates .venv on first use.
+
+    python3 dev.py verify [args]   run the spec catalog (oomcheck verify)
+    python3 dev.py test [args]     ruff, then the test suite (pytest)
+    python3 dev.py oomcheck ARGS   any oomcheck command
+    python3 dev.py bench [args]    the benchmarks
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".oomcheck-installed"
+
+
+def ensure_env() -> None:
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == want:
+        return
+    if not (BIN / "python").exists():
+        print("dev.py: creating .venv", file=sys.stderr)
+        venv.create(VENV, with_pip=True)
+    print("dev.py: installing oomcheck and its test dependencies into .venv", file=sys.stderr)
+    subprocess.run([str(BIN / "python"), "-m", "pip", "install", "-q", "--upgrade", "pip"],
+                   check=True)
+    subprocess.run([str(BIN / "python"), "-m", "pip", "install", "-q", "-e", f"{ROOT}[test]"],
+                   check=True)
+    STAMP.write_text(want)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("verify", "test", "oomcheck", "bench"):
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    ensure_env()
+    cmd, rest = argv[0], argv[1:]
+    os.chdir(ROOT)
+    if cmd == "verify":
+        return subprocess.run([str(BIN / "oomcheck"), "verify", *rest], check=False).returncode
+    if cmd == "oomcheck":
+        return subprocess.run([str(BIN / "oomcheck"), *rest], check=False).returncode
+    if cmd == "bench":
+        return subprocess.run([str(BIN / "python"), "bench/run.py", *rest], check=False).returncode
+    lint = subprocess.run([str(BIN / "ruff"), "check", "."], check=False)
+    if lint.returncode != 0:
+        return lint.returncode
+    return subprocess.run([str(BIN / "python"), "-m", "pytest", *rest], check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

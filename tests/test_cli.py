@@ -1,0 +1,194 @@
+"""The command line: results, output formats, exit codes, and one clear line for every bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oomcheck.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATED, main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_error_line(err: str) -> None:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("oomcheck: ") and "Traceback" not in err
+
+
+def test_check_violated_prints_trace_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "freezer", "--variant", "pre", "--threads", "3",
+                       "--property", "victim-exits", "--quiet")
+    assert code == EXIT_VIOLATED
+    assert "victim-exits: violated" in out
+    assert "OOM killer" in out and "thread 1" in out
+    assert "stuck" in out and "never reaches the goal: thread" in out
+
+
+def test_check_holds_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "freezer", "--variant", "v10", "--threads", "2", "--quiet")
+    assert code == EXIT_OK
+    assert out.count(": holds") == 8
+
+
+def test_check_json_has_the_documented_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "freezer", "--variant", "pre", "--threads", "2",
+                       "--format", "json", "--quiet")
+    assert code == EXIT_VIOLATED
+    doc = json.loads(out)
+    assert doc["model"] == "freezer" and doc["variant"] == "pre" and doc["sizes"] == {"threads": 2}
+    by = {r["property"]: r for r in doc["results"]}
+    for r in by.values():
+        assert {"property", "verdict", "states", "seconds", "engine", "strength"} <= set(r)
+    trace = by["victim-exits"]["trace"]
+    assert trace["steps"] and all({"actor", "action", "changes"} <= set(s) for s in trace["steps"])
+    assert trace["stutter"] is True
+    assert by["oom-victims-balance"]["verdict"] == "holds" and "trace" not in by["oom-victims-balance"]
+
+
+def test_check_dot(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "freezer", "--variant", "pre", "--threads", "2",
+                       "--property", "victim-exits", "--format", "dot", "--quiet")
+    assert code == EXIT_VIOLATED
+    assert out.startswith("digraph") and "->" in out and "stuck forever" in out
+
+
+def test_variant_file_by_path(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(ROOT / "spec" / "variants" / "freezer_v8.py")
+    code, out, _ = run(capsys, "check", "freezer", "--variant", path, "--threads", "2",
+                       "--property", "oom-victims-balance", "--quiet")
+    assert code == EXIT_VIOLATED and "oom-victims-balance: violated" in out
+
+
+def test_knob_selects_the_cgroup2_freezer(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "freezer", "--variant", "pre", "--knob", "freezer=cgroup2",
+                       "--property", "victim-exits", "--quiet")
+    assert code == EXIT_OK and "victim-exits: holds" in out
+
+
+def test_limit_gives_unknown_and_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "freezer", "--variant", "v10", "--threads", "4",
+                       "--property", "oom-victims-balance", "--max-states", "100", "--quiet")
+    assert code == EXIT_UNKNOWN
+    assert "unknown" in out and "state limit" in out
+
+
+def test_list(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "list")
+    assert code == EXIT_OK
+    for word in ("freezer", "--threads", "victim-exits", "v10-late-mark", "freezer_v8.py"):
+        assert word in out
+
+
+def test_verify_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "verify", "--quiet")
+    assert code == EXIT_OK, out
+    assert "verdicts as expected" in out
+
+
+def test_verify_reports_a_wrong_expectation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "wrong.toml"
+    spec.write_text(
+        'model = "freezer"\n'
+        '[variants.pre]\nknobs = { thaw = "victim", exemption = "memdie" }\n'
+        '[[expect]]\nvariant = "pre"\nsizes = { threads = [2] }\n'
+        'verdicts = { victim-exits = "holds" }\n'
+    )
+    code, out, _ = run(capsys, "verify", str(spec), "--quiet")
+    assert code == EXIT_VIOLATED
+    assert "expected holds, got violated" in out
+    assert spec.read_text().startswith('model = "freezer"')  # the user's file is untouched
+
+
+BAD_VARIANT_FILES = {
+    "syntax.py": "def derive(m)\n",
+    "no_derive.py": 'MODEL = "freezer"\n',
+    "no_model.py": "def derive(m):\n    return m\n",
+    "raises.py": 'MODEL = "freezer"\ndef derive(m):\n    raise ValueError("boom")\n',
+    "returns_none.py": 'MODEL = "freezer"\ndef derive(m):\n    pass\n',
+    "bad_action.py": 'MODEL = "freezer"\ndef derive(m):\n    m.remove_action("nope")\n    return m\n',
+    "bad_base.py": 'MODEL = "freezer"\nBASE = "nonexistent"\ndef derive(m):\n    return m\n',
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_VARIANT_FILES))
+def test_bad_variant_files(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / name
+    f.write_text(BAD_VARIANT_FILES[name])
+    code, _, err = run(capsys, "check", "freezer", "--variant", str(f), "--quiet")
+    assert code == EXIT_USAGE
+    assert_one_error_line(err)
+    assert f.read_text() == BAD_VARIANT_FILES[name]
+
+
+BAD_ARGS = [
+    (["check", "nomodel", "--variant", "pre"], "no model"),
+    (["check", "freezer", "--variant", "nosuch"], "no variant"),
+    (["check", "freezer", "--variant", "/no/such/file.py"], "does not exist"),
+    (["check", "freezer", "--variant", "pre", "--threads", "11"], "2..10"),
+    (["check", "freezer", "--variant", "pre", "--threads", "0"], "at least 1"),
+    (["check", "freezer", "--variant", "pre", "--threads", "x"], "whole number"),
+    (["check", "freezer", "--variant", "pre", "--vmas", "3"], "no size"),
+    (["check", "freezer", "--variant", "pre", "--property", "nope"], "no property"),
+    (["check", "freezer", "--variant", "pre", "--knob", "freezer"], "NAME=VALUE"),
+    (["check", "freezer", "--variant", "pre", "--knob", "nokob=1"], "no knob"),
+    (["check", "freezer", "--variant", "pre", "--knob", "freezer=cgroup3"], "must be one of"),
+    (["check", "freezer", "--variant", "pre", "--knob", "thaw=group"], "fixes knob"),
+    (["check", "freezer", "--variant", "pre", "--format", "xml"], "invalid choice"),
+    (["check", "freezer", "--variant", "pre", "--max-seconds", "-1"], "positive"),
+    (["check", "freezer"], "required"),
+    (["frobnicate"], "invalid choice"),
+    (["verify", "/no/such/spec.toml"], "does not exist"),
+]
+
+
+@pytest.mark.parametrize(("argv", "needle"), BAD_ARGS, ids=[" ".join(a) for a, _ in BAD_ARGS])
+def test_bad_arguments(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == EXIT_USAGE
+    assert_one_error_line(err)
+    assert needle in err
+
+
+BAD_SPECS = {
+    "not toml": "model = \n",
+    "no model": "[variants.x]\nknobs = {}\n",
+    "unknown model": 'model = "nope"\n',
+    "bad knob": 'model = "freezer"\n[variants.x]\nknobs = { thaw = "sometimes" }\n',
+    "both knobs and file": 'model = "freezer"\n[variants.x]\nknobs = {}\nfile = "a.py"\n',
+    "unknown variant": 'model = "freezer"\n[[expect]]\nvariant = "x"\n',
+    "bad verdict": ('model = "freezer"\n[variants.x]\nknobs = {}\n[[expect]]\nvariant = "x"\n'
+                    'verdicts = { victim-exits = "maybe" }\n'),
+    "bad sizes": ('model = "freezer"\n[variants.x]\nknobs = {}\n[[expect]]\nvariant = "x"\n'
+                  'sizes = { threads = 3 }\n'),
+    "size too large": ('model = "freezer"\n[variants.x]\nknobs = {}\n[[expect]]\nvariant = "x"\n'
+                       'sizes = { threads = [99] }\nverdicts = { victim-exits = "holds" }\n'),
+    "unknown property": ('model = "freezer"\n[variants.x]\nknobs = {}\n[[expect]]\nvariant = "x"\n'
+                         'sizes = { threads = [2] }\nverdicts = { flies = "holds" }\n'),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_SPECS))
+def test_bad_spec_files(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "spec.toml"
+    f.write_text(BAD_SPECS[name])
+    code, _, err = run(capsys, "verify", str(f), "--quiet")
+    assert code == EXIT_USAGE
+    assert_one_error_line(err)
+
+
+def test_installed_entry_point_reports_errors_without_traceback() -> None:
+    proc = subprocess.run([sys.executable, "-m", "oomcheck", "check", "freezer", "--variant", "x"],
+                          capture_output=True, text=True, cwd=ROOT, check=False)
+    assert proc.returncode == EXIT_USAGE
+    assert_one_error_line(proc.stderr)
