@@ -30,7 +30,7 @@ def successors(s: tuple, n: int) -> list[tuple]:
         out.append((pc, frozen, sigkill, md, gexit, 1, victims, THAW, 0))
     elif opc == THAW:
         if tnext < n:
-            fz = frozen[:tnext] + (0,) + frozen[tnext + 1:]
+            fz = (*frozen[:tnext], 0, *frozen[tnext + 1:])
             out.append((pc, fz, sigkill, memdie, gexit, oom_mm, victims, THAW, tnext + 1))
         else:
             out.append((pc, frozen, sigkill, memdie, gexit, oom_mm, victims + 1, DONE, tnext))
@@ -41,7 +41,7 @@ def successors(s: tuple, n: int) -> list[tuple]:
 
         def with_pc(v: int, fz: tuple = frozen, md: tuple = memdie, vic: int = victims,
                     t: int = t) -> tuple:
-            return (pc[:t] + (v,) + pc[t + 1:], fz, sigkill, md, gexit, oom_mm, vic, opc, tnext)
+            return ((*pc[:t], v, *pc[t + 1:]), fz, sigkill, md, gexit, oom_mm, vic, opc, tnext)
 
         if p == RUNNING:
             if freezing:
@@ -49,12 +49,12 @@ def successors(s: tuple, n: int) -> list[tuple]:
             elif sigkill[t]:
                 out.append(with_pc(EXITING))
         elif p == PUBLISH:
-            out.append(with_pc(CHECK, fz=frozen[:t] + (1,) + frozen[t + 1:]))
+            out.append(with_pc(CHECK, fz=(*frozen[:t], 1, *frozen[t + 1:])))
         elif p == CHECK:
             if freezing:
                 out.append(with_pc(SLEEP))
             else:
-                out.append(with_pc(RUNNING, fz=frozen[:t] + (0,) + frozen[t + 1:]))
+                out.append(with_pc(RUNNING, fz=(*frozen[:t], 0, *frozen[t + 1:])))
         elif p == SLEEP:
             if not frozen[t]:
                 out.append(with_pc(PUBLISH))
@@ -62,7 +62,7 @@ def successors(s: tuple, n: int) -> list[tuple]:
             if not (t == 0 and lock_held):
                 out.append(with_pc(EXIT_OOM if memdie[t] else EXITED))
         elif p == EXIT_OOM:
-            out.append(with_pc(EXITED, md=memdie[:t] + (0,) + memdie[t + 1:], vic=victims - 1))
+            out.append(with_pc(EXITED, md=(*memdie[:t], 0, *memdie[t + 1:]), vic=victims - 1))
     return out
 
 

@@ -19,25 +19,25 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import handwritten_freezer  # noqa: E402
+import handwritten_freezer
 
-from oomcheck.catalog import build_variant, catalog_for, resolve_variant  # noqa: E402
-from oomcheck.checker.explicit import Limits, check_explicit  # noqa: E402
+from oomcheck.catalog import build_variant, catalog_for, resolve_variant
+from oomcheck.checker.explicit import Limits, check_explicit
 
 
-def model(variant: str, n: int):  # noqa: ANN201
+def model(variant: str, n: int):
     cat = catalog_for("freezer")
     return build_variant(resolve_variant(cat, variant), {"threads": n}, {}, cat)
 
 
-def timed(fn):  # noqa: ANN001, ANN201
+def timed(fn):
     gc.collect()
     t0 = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t0
 
 
-def bytes_per_state(fn, states: int) -> float:  # noqa: ANN001
+def bytes_per_state(fn, states: int) -> float:
     gc.collect()
     tracemalloc.start()
     fn()

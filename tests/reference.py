@@ -58,11 +58,11 @@ def explore(model: Model) -> Reference:
     return Reference(model, inits, reach, g)
 
 
-def holds(ref: Reference, e, s: State) -> bool:  # noqa: ANN001
+def holds(ref: Reference, e, s: State) -> bool:
     return bool(evaluate(ref.model, e, dict(s)))
 
 
-def shortest_bad(ref: Reference, bad) -> int | None:  # noqa: ANN001
+def shortest_bad(ref: Reference, bad) -> int | None:
     """Length of a shortest path from an initial state to a state satisfying bad(s)."""
     dist = nx.multi_source_dijkstra_path_length(ref.graph, ref.init) if ref.init else {}
     ds = [d for s, d in dist.items() if bad(s)]

@@ -141,7 +141,7 @@ def models(draw: st.DrawFn) -> Model:
     return m
 
 
-def _replay(m: Model, trace) -> list[dict]:  # noqa: ANN001
+def _replay(m: Model, trace) -> list[dict]:
     """Re-run a trace with the interpreter; every step must be a real transition."""
     slots = m.slots()
     names = {m.slot_name(n, i): (n, i) for n, i, _ in slots}
@@ -206,7 +206,7 @@ def test_deadlock_verdict_and_shortest_counterexample(m: Model) -> None:
         assert not evaluate(m, m.final, last)
 
 
-def _check_lasso(m: Model, p, trace) -> None:  # noqa: ANN001
+def _check_lasso(m: Model, p, trace) -> None:
     states = _replay(m, trace)
     insts = m.instances()
     fair = [i for i in insts if i.action.fair]
