@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..checker.lang import Model, ModelError
-from . import freezer
+from . import freezer, reaper
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,11 @@ MODELS: dict[str, ModelSpec] = {
         "freezer",
         "OOM victim thaw against the freezer (kernel/freezer.c, mm/oom_kill.c)",
         freezer.build, freezer.KNOBS, freezer.DEFAULT_KNOBS, freezer.SIZES,
+    ),
+    "reaper": ModelSpec(
+        "reaper",
+        "OOM reaper and process_mrelease against exit_mmap (mm/oom_kill.c, mm/mmap.c, mm/memory.c)",
+        reaper.build, reaper.KNOBS, reaper.DEFAULT_KNOBS, reaper.SIZES,
     ),
 }
 

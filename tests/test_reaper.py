@@ -1,0 +1,265 @@
+"""The reaper / exit_mmap model: each variant's verdicts and what its counterexample shows."""
+
+from __future__ import annotations
+
+import pytest
+
+from oomcheck.catalog import build_variant, catalog_for, resolve_variant
+from oomcheck.checker.explicit import check_explicit
+from oomcheck.checker.lang import Model
+from oomcheck.checker.trace import Result, Step
+from oomcheck.cli import EXIT_VIOLATED, main
+from oomcheck.models.reaper import exit_stages, set_exit_stages
+
+REQUIRED_VARIANTS = ("forward", "reverse", "reverse-mas-prev", "zap-without-ptl",
+                     "skip-test-before-lock", "skip-set-after-unlock", "reaper-blocking-lock",
+                     "exit-mmap-pre2022", "exit-mmap-5.17")
+
+
+def _model(variant: str, vmas: int = 2, ptes: int = 1, **knobs: str) -> Model:
+    cat = catalog_for("reaper")
+    return build_variant(resolve_variant(cat, variant), {"vmas": vmas, "ptes": ptes}, knobs, cat)
+
+
+def _check(variant: str, *props: str, vmas: int = 2, ptes: int = 1,
+           **knobs: str) -> dict[str, Result]:
+    m = _model(variant, vmas, ptes, **knobs)
+    names = props or tuple(m.properties)
+    return {r.property: r for r in check_explicit(m, [m.properties[p] for p in names])}
+
+
+def _verdicts(rs: dict[str, Result]) -> dict[str, str]:
+    return {p: r.verdict for p, r in rs.items()}
+
+
+def _index(steps: list[Step], pred) -> int:  # type: ignore[no-untyped-def]
+    return next(i for i, s in enumerate(steps) if pred(s))
+
+
+def _changed(s: Step, var: str, new: str | None = None) -> bool:
+    return var in s.changes and (new is None or s.changes[var][1] == new)
+
+
+# ---- the catalog and the model's shape ---------------------------------------------------------
+
+
+def test_catalog_has_every_required_variant_and_second_guard_twins() -> None:
+    cat = catalog_for("reaper")
+    for v in (*REQUIRED_VARIANTS, "skip-test-before-lock-no-empty-tree",
+              "skip-set-after-unlock-no-empty-tree"):
+        assert v in cat.variants
+    files = [v for v in cat.variants.values() if v.file is not None]
+    assert len(files) >= 2
+
+
+@pytest.mark.parametrize("knobs", [{"mrelease": "yes", "mmap_writer": "yes"},
+                                   {"oom_victim": "no", "mrelease": "yes"}])
+def test_every_step_names_its_kernel_file_and_function(knobs: dict[str, str]) -> None:
+    for name in catalog_for("reaper").variants:
+        for a in _model(name, **knobs).actions:
+            assert a.func and a.file.endswith((".c", ".h")) and a.step, (name, a.name)
+
+
+def test_exit_mmap_forms_have_the_documented_order() -> None:
+    base = {"oom_victim": "yes", "tree_emptied_under_lock": "yes"}
+    cur = exit_stages({**base, "exit_mmap": "current"})
+    assert cur.index("READ_UNLOCK") < cur.index("SET_SKIP") < cur.index("WRITE_WAIT") \
+        < cur.index("FREE_PGTABLES") < cur.index("DESTROY_TREE") < cur.index("WRITE_UNLOCK")
+    pre = exit_stages({**base, "exit_mmap": "pre2022", "tree_emptied_under_lock": "no"})
+    assert pre[:6] == ["ENTRY", "SELF_REAP", "SET_SKIP", "FENCE_WAIT", "FENCE_HELD", "UNMAP"]
+    assert "DESTROY_TREE" not in pre and "WRITE_UNLOCK" not in pre
+    old = exit_stages({**base, "exit_mmap": "5.17", "oom_victim": "no"})
+    assert "SET_SKIP" not in old and old[1] == "WRITE_WAIT"
+
+
+def test_set_exit_stages_only_reorders() -> None:
+    m = _model("reverse")
+    with pytest.raises(ValueError):
+        set_exit_stages(m, ["ENTRY", "UNMAP", "DONE"])
+
+
+# ---- walk orders ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["forward", "reverse"])
+@pytest.mark.parametrize(("vmas", "ptes"), [(2, 1), (2, 2), (3, 1)])
+def test_forward_and_reverse_satisfy_everything(variant: str, vmas: int, ptes: int) -> None:
+    rs = _check(variant, vmas=vmas, ptes=ptes)
+    assert _verdicts(rs) == {p: "holds" for p in rs}
+    assert all(r.strength["complete"] for r in rs.values())
+
+
+@pytest.mark.parametrize("variant", ["forward", "reverse"])
+def test_three_zappers_on_one_mm(variant: str) -> None:
+    rs = _check(variant, "no-double-free", "no-use-after-free", "all-freed", "reaper-coverage",
+                mrelease="yes")
+    assert set(_verdicts(rs).values()) == {"holds"}
+
+
+def test_trylock_reaper_gives_up_behind_a_stuck_writer() -> None:
+    rs = _check("reverse", "oom-progress", "no-deadlock", "all-freed", mmap_writer="yes")
+    assert set(_verdicts(rs).values()) == {"holds"}
+
+
+@pytest.mark.parametrize("vmas", [2, 3])
+def test_mas_prev_misses_the_vma_at_the_top(vmas: int) -> None:
+    assert _check("reverse-mas-prev", "reaper-coverage", vmas=vmas,
+                  top_vma="no")["reaper-coverage"].verdict == "holds"
+    assert _check("reverse", "reaper-coverage", vmas=vmas,
+                  top_vma="yes")["reaper-coverage"].verdict == "holds"
+    rs = _check("reverse-mas-prev", vmas=vmas, top_vma="yes")
+    assert {p for p, v in _verdicts(rs).items() if v != "holds"} == {"reaper-coverage"}
+    t = rs["reaper-coverage"].trace
+    assert t is not None
+    top = vmas - 1
+    # the first mas_prev already returns the VMA below the top one; the top one is never returned
+    walks = [s for s in t.steps if s.func == "mas_prev" and s.actor == "oom_reaper"]
+    assert walks[0].action == f"mas_prev(v={top - 1})"
+    assert all(s.action != f"mas_prev(v={top})" for s in walks)
+    assert t.initial[f"kind[{top}]"] == "ANON" and t.final[f"seen_reaper[{top}]"] == "0"
+
+
+# ---- the PTL -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("vmas", "ptes"), [(2, 1), (2, 2)])
+def test_zap_without_ptl_frees_a_page_twice(vmas: int, ptes: int) -> None:
+    rs = _check("zap-without-ptl", vmas=vmas, ptes=ptes)
+    bad = {p for p, v in _verdicts(rs).items() if v != "holds"}
+    assert bad == {"no-double-free", "all-freed"}
+    t = rs["no-double-free"].trace
+    assert t is not None
+    pg = next(k.split("[")[1].rstrip("]") for k, v in t.final.items()
+              if k.startswith("frees[") and v == "2")
+    steps = t.steps
+    read = _index(steps, lambda s: s.actor == "oom_reaper" and _changed(s, "reaper_ptent", "PRESENT"))
+    by_exit = _index(steps, lambda s: s.actor == "exit_mmap" and _changed(s, f"g_exit[{pg}]", "1"))
+    by_reaper = _index(steps, lambda s: s.actor == "oom_reaper"
+                       and _changed(s, f"g_reaper[{pg}]", "1"))
+    # the reaper read the entry, exit_mmap cleared it under its PTL, the reaper still gathered it
+    assert read < by_exit < by_reaper
+    assert steps[by_exit].func == steps[by_reaper].func == "zap_pte_range"
+    # and the second flush is the double free
+    last = steps[-1]
+    assert last.func == "tlb_finish_mmu" and last.changes[f"frees[{pg}]"] == ("1", "2")
+
+
+# ---- guard A removed, with and without guard B ------------------------------------------------
+
+
+def test_skip_test_before_lock_is_safe_only_with_the_empty_tree() -> None:
+    assert _check("skip-test-before-lock", "no-use-after-free", vmas=3)[
+        "no-use-after-free"].verdict == "holds"
+    r = _check("skip-test-before-lock-no-empty-tree", "no-use-after-free")["no-use-after-free"]
+    assert r.verdict == "violated" and r.trace is not None
+    steps = r.trace.steps
+    test = _index(steps, lambda s: s.actor == "oom_reaper" and s.func == "oom_reap_task_mm")
+    skip = _index(steps, lambda s: s.actor == "exit_mmap" and _changed(s, "skip", "1"))
+    freed = _index(steps, lambda s: s.func == "remove_vma")
+    unlock = _index(steps, lambda s: s.actor == "exit_mmap" and _changed(s, "writer", "NONE"))
+    lock = _index(steps, lambda s: s.actor == "oom_reaper" and s.func == "mmap_read_trylock")
+    # lockless test while MMF_OOM_SKIP was clear, then the lock after the whole teardown
+    assert test < skip < freed < unlock < lock
+    last = steps[-1]
+    assert last.actor == "oom_reaper" and last.func == "mas_find_rev"
+    assert last.changes["uaf"] == ("NONE", "VMA")
+
+
+@pytest.mark.parametrize("form", ["pre2022", "5.17"])
+def test_skip_test_before_lock_on_old_exit_mmap(form: str) -> None:
+    r = _check("skip-test-before-lock-no-empty-tree", "no-use-after-free",
+               exit_mmap=form)["no-use-after-free"]
+    assert r.verdict == "violated" and r.trace is not None
+    assert r.trace.steps[-1].actor == "oom_reaper"
+
+
+def test_skip_set_after_unlock_delays_the_oom_killer_but_is_safe_with_the_empty_tree() -> None:
+    rs = _check("skip-set-after-unlock")
+    bad = {p for p, v in _verdicts(rs).items() if v != "holds"}
+    assert bad == {"skip-before-teardown"}
+    t = rs["skip-before-teardown"].trace
+    assert t is not None and t.steps[-1].func == "free_pgtables" and t.final["skip"] == "0"
+
+
+def test_skip_set_after_unlock_without_the_empty_tree() -> None:
+    r = _check("skip-set-after-unlock-no-empty-tree", "no-use-after-free")["no-use-after-free"]
+    assert r.verdict == "violated" and r.trace is not None
+    steps = r.trace.steps
+    unlock = _index(steps, lambda s: s.actor == "exit_mmap" and _changed(s, "writer", "NONE"))
+    check = _index(steps, lambda s: s.actor == "oom_reaper" and s.func == "oom_reap_task_mm"
+                   and _changed(s, "reaper_pc", "ITER"))
+    # the reaper tested MMF_OOM_SKIP under the lock after the write unlock, and found it clear
+    assert unlock < check
+    assert all(not _changed(s, "skip") for s in steps)
+    assert steps[-1].actor == "oom_reaper" and steps[-1].changes["uaf"] == ("NONE", "VMA")
+
+
+def test_guard_a_alone_suffices_today() -> None:
+    rs = _check("no-empty-tree", vmas=3)
+    assert set(_verdicts(rs).values()) == {"holds"}
+    rs = _check("no-empty-tree", "no-use-after-free", oom_victim="no", mrelease="yes")
+    assert rs["no-use-after-free"].verdict == "holds"
+
+
+# ---- the blocking reaper -----------------------------------------------------------------------
+
+
+def test_blocking_reaper_stalls_the_oom_killer_behind_a_stuck_writer() -> None:
+    rs = _check("reaper-blocking-lock", mmap_writer="yes")
+    bad = {p for p, v in _verdicts(rs).items() if v != "holds"}
+    assert bad == {"oom-progress", "no-deadlock"}
+    t = rs["oom-progress"].trace
+    assert t is not None and t.stutter
+    assert t.final["writer"] == "VICTIM" and t.final["reaper_pc"] == "TRYLOCK"
+    assert t.final["skip"] == "0" and t.final["exit_pc"] == "ENTRY"
+    ok = _check("reaper-blocking-lock", "oom-progress", "no-deadlock", mmap_writer="no")
+    assert set(_verdicts(ok).values()) == {"holds"}
+
+
+# ---- older exit_mmap -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["exit-mmap-pre2022", "exit-mmap-5.17"])
+def test_old_exit_mmap_is_safe_for_oom_victims(variant: str) -> None:
+    rs = _check(variant, ptes=2)
+    assert set(_verdicts(rs).values()) == {"holds"}
+
+
+def test_pre2022_teardown_runs_unlocked_under_process_mrelease() -> None:
+    r = _check("exit-mmap-pre2022", "no-use-after-free", oom_victim="no",
+               mrelease="yes")["no-use-after-free"]
+    assert r.verdict == "violated" and r.trace is not None
+    steps = r.trace.steps
+    assert steps[-1].actor == "process_mrelease"
+    # exit_mmap never took mmap_lock: no self-reap, no MMF_OOM_SKIP, no fence for a non-victim
+    assert all(not _changed(s, "writer") and not _changed(s, "skip") for s in steps)
+    assert r.trace.final["readers"] == "1"
+
+
+def test_5_17_syzbot_use_after_free_and_its_fix() -> None:
+    r = _check("exit-mmap-5.17", "no-use-after-free", oom_victim="no",
+               mrelease="yes")["no-use-after-free"]
+    assert r.verdict == "violated" and r.trace is not None
+    steps = r.trace.steps
+    grab = _index(steps, lambda s: s.func == "process_mrelease" and _changed(s, "mrel_pc", "LOCK"))
+    start = _index(steps, lambda s: s.actor == "exit_mmap")
+    unlock = _index(steps, lambda s: s.actor == "exit_mmap" and _changed(s, "writer", "NONE"))
+    lock = _index(steps, lambda s: s.func == "mmap_read_lock_killable")
+    # mmgrab before exit_mmap, the read lock after its write unlock, then the stale mm->mmap walk
+    assert grab < start < unlock < lock
+    assert steps[-1].actor == "process_mrelease" and steps[-1].changes["uaf"] == ("NONE", "VMA")
+    assert r.trace.final["skip"] == "0" and r.trace.final["tree"] == "POPULATED"
+    fixed = _check("exit-mmap-5.17-fixed", oom_victim="no", mrelease="yes", vmas=3)
+    assert set(_verdicts(fixed).values()) == {"holds"}
+
+
+# ---- the command line ------------------------------------------------------------------------------
+
+
+def test_cli_prints_the_guard_b_removed_trace(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["check", "reaper", "--variant", "skip-test-before-lock-no-empty-tree",
+                 "--property", "no-use-after-free", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == EXIT_VIOLATED
+    assert "no-use-after-free: violated" in out
+    assert "exit_mmap" in out and "oom_reaper" in out and "uaf: NONE -> VMA" in out
