@@ -1,0 +1,162 @@
+"""Bounded model checking with Z3: unrolls the transition relation one step at a time.
+
+Safety: the first depth at which a bad state is satisfiable gives a shortest counterexample, the
+same length the explicit BFS finds. Liveness: a lasso s0..sk with sk = sl (or a final state in which
+no fair action is enabled) whose loop meets weak fairness and never satisfies the goal.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import z3
+
+from .compile import compile_model
+from .lang import Model, ModelError, Property
+from .symbolic import Encoder, Vec
+from .trace import Result, build_trace
+
+
+def safety_goal(enc: Encoder, p: Property, s: Vec) -> z3.BoolRef:
+    """What must hold in every reachable state (type correctness included)."""
+    if p.kind == "deadlock":
+        return z3.And(enc.type_ok(s), z3.Not(enc.deadlocked(s)))
+    if p.kind == "invariant":
+        return z3.And(enc.type_ok(s), enc.pred(p.expr, s))  # type: ignore[arg-type]
+    raise ModelError(f"{p.name} is not a safety property")
+
+
+BITS = 8  # the encoder widens this as the model's integer ranges need
+
+
+def sat_solver(timeout: float) -> z3.Solver:
+    """A fresh solver that bit-blasts to SAT: for these finite models, much faster than Z3's
+    incremental SMT core on deep unrollings."""
+    s = z3.Then("simplify", "propagate-values", "solve-eqs", "bit-blast", "sat").solver()
+    s.set("timeout", max(1, int(timeout * 1000)))
+    return s
+
+
+def _type_error(enc: Encoder, m: z3.ModelRef, s: Vec) -> None:
+    vals = enc.values(m, s)
+    for k, (_, _, d) in enumerate(enc.slots):
+        if vals[k] not in d.type.values():
+            raise ModelError(f"a reachable step assigns {vals[k]} to {enc.layout.name(k)}, "
+                             f"outside its type {d.type}")
+
+
+def actions_between(model: Model, packed: list[int]) -> list[int]:
+    """Which action instance leads from each state of a path to the next (the solver's path
+    carries no action labels)."""
+    comp = compile_model(model)
+    out = []
+    buf: list[tuple[int, int]] = []
+    for a, b in itertools.pairwise(packed):
+        buf.clear()
+        comp.expand(a, buf)
+        aid = next((x for x, ns in buf if ns == b), None)
+        if aid is None:  # pragma: no cover - the encodings disagree
+            raise RuntimeError("a solver step matches no action of the compiled model")
+        out.append(aid)
+    return out
+
+
+def bmc_safety(model: Model, p: Property, depth: int, timeout: float) -> Result:
+    enc = Encoder(model, bits=BITS)
+    t0 = time.perf_counter()
+    states = [enc.state("0")]
+    path = [enc.init(states[0])]
+    for k in range(depth + 1):
+        left = timeout - (time.perf_counter() - t0)
+        if left <= 0:
+            return _unknown(p, "bmc", f"time limit reached at depth {k}", t0, k)
+        sol = sat_solver(left)
+        sol.add(*path)
+        goal = safety_goal(enc, p, states[k])
+        sol.add(z3.Not(goal))
+        r = sol.check()
+        if r == z3.sat:
+            m = sol.model()
+            if not z3.is_true(m.eval(enc.type_ok(states[k]), model_completion=True)):
+                _type_error(enc, m, states[k])
+            vals = [enc.pack(enc.values(m, s)) for s in states]
+            tr = build_trace(enc.layout, enc.instances, vals, actions_between(model, vals))
+            return _result(p, "violated", "bmc", t0, k, {"kind": "bounded", "depth": k}, tr)
+        if r == z3.unknown:
+            return _unknown(p, "bmc", f"solver: {sol.reason_unknown()} at depth {k}", t0, k)
+        path.append(goal)  # every state up to depth k meets the goal: a sound lemma
+        if k < depth:
+            nxt = enc.state(str(k + 1))
+            path.append(enc.trans(states[k], nxt))
+            states.append(nxt)
+    return _result(p, "holds", "bmc", t0, depth, {"kind": "bounded", "depth": depth})
+
+
+def bmc_liveness(model: Model, p: Property, depth: int, timeout: float) -> Result:
+    """A weakly fair lasso of length <= depth on which the goal never holds (after P)."""
+    enc = Encoder(model, bits=BITS)
+    t0 = time.perf_counter()
+    states = [enc.state("0")]
+    acts: list[z3.ExprRef] = []
+    base = [enc.init(states[0])]
+    fair = [enc.instances[i] for i in enc.fair_ids]
+    for k in range(depth + 1):
+        left = timeout - (time.perf_counter() - t0)
+        if left <= 0:
+            return _unknown(p, "bmc", f"time limit reached at depth {k}", t0, k)
+        sol = sat_solver(left)
+        sol.add(*base)
+        loop = z3.BitVec("loop", 16)
+        start = z3.BitVec("start", 16)  # where P holds and the goal stops being met
+        sol.add(loop >= 0, loop <= k, start >= 0, start <= k)
+        closes = [z3.And(loop == k, *[z3.Not(enc.guard(a, states[k])) for a in fair])]
+        closes += [z3.And(loop == j, enc.equal(states[k], states[j])) for j in range(k)]
+        sol.add(z3.Or(closes))
+        for a in fair:  # weak fairness on a real loop: taken or disabled somewhere on it
+            on_loop = [z3.And(loop <= m, z3.Or(acts[m] == a.id, z3.Not(enc.guard(a, states[m]))))
+                       for m in range(k)]
+            sol.add(z3.Or(loop == k, *on_loop))
+        q = [enc.pred(p.expr, s) for s in states]  # type: ignore[arg-type]
+        if p.kind == "eventually":
+            sol.add(start == 0)
+        else:
+            sol.add(z3.Or([z3.And(start == j, enc.pred(p.pre, states[j]))  # type: ignore[arg-type]
+                           for j in range(k + 1)]))
+        for m in range(k + 1):
+            sol.add(z3.Implies(z3.Or(m >= start, m >= loop), z3.Not(q[m])))
+        r = sol.check()
+        if r == z3.sat:
+            mdl = sol.model()
+            vals = [enc.pack(enc.values(mdl, s)) for s in states]
+            aids = [mdl.eval(a, model_completion=True).as_signed_long() for a in acts]
+            lp = mdl.eval(loop).as_signed_long()  # type: ignore[attr-defined]
+            stutter = lp == k
+            tr = build_trace(enc.layout, enc.instances, vals, aids, lp, stutter, p)
+            return _result(p, "violated", "bmc", t0, k, {"kind": "bounded", "depth": k}, tr)
+        if r == z3.unknown:
+            return _unknown(p, "bmc", f"solver: {sol.reason_unknown()} at depth {k}", t0, k)
+        if k < depth:
+            nxt = enc.state(str(k + 1))
+            act = z3.BitVec(f"act@{k}", 16)
+            base.append(enc.trans(states[k], nxt, act))
+            states.append(nxt)
+            acts.append(act)
+    return _result(p, "holds", "bmc", t0, depth, {"kind": "bounded", "depth": depth})
+
+
+def check_bmc(model: Model, props: list[Property], depth: int, timeout: float) -> list[Result]:
+    return [bmc_liveness(model, p, depth, timeout) if p.is_liveness
+            else bmc_safety(model, p, depth, timeout) for p in props]
+
+
+def _result(p: Property, verdict: str, engine: str, t0: float, depth: int, strength: dict,
+            trace=None) -> Result:
+    return Result(p.name, p.kind, verdict, engine, depth=depth,
+                  seconds=time.perf_counter() - t0, strength=strength, trace=trace)
+
+
+def _unknown(p: Property, engine: str, reason: str, t0: float, depth: int) -> Result:
+    r = _result(p, "unknown", engine, t0, depth, {"kind": "bounded", "depth": depth})
+    r.reason = reason
+    return r

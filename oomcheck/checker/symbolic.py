@@ -1,0 +1,204 @@
+"""Translation of a model to Z3: states as integer vectors, the transition relation, properties.
+
+Every slot is a Z3 Int (booleans as 0/1, enum members as their index). Ranges are not built into
+the transition relation: a state out of its type is a model error, so the engines check `type_ok`
+as part of every property instead of silently excluding such states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import z3
+
+from .compile import Layout, const_value
+from .lang import (
+    ActionInstance,
+    BoolType,
+    Const,
+    Expr,
+    Index,
+    Model,
+    ModelError,
+    Op,
+    Param,
+    Quant,
+    Var,
+)
+
+Vec = list[z3.ArithRef]
+
+
+def as_bool(x: z3.ExprRef) -> z3.BoolRef:
+    return x if z3.is_bool(x) else x != 0  # type: ignore[return-value]
+
+
+class Encoder:
+    """bits=None: slots are mathematical integers (for induction and CHC, where unbounded
+    arithmetic is the natural theory); bits=W: W-bit signed vectors, which Z3 bit-blasts to SAT
+    (much faster for deep BMC unrollings of these finite models)."""
+
+    def __init__(self, model: Model, bits: int | None = None):
+        self.bits = bits
+        self.model = model
+        self.layout = Layout(model)
+        self.instances: list[ActionInstance] = model.instances()
+        self.slots = self.layout.slots
+        self.fair_ids = [i.id for i in self.instances if i.action.fair]
+        if bits is not None:
+            need = max(max(abs(v) for v in (d.type.values().start, d.type.values().stop))
+                       for _, _, d in self.slots)
+            self.bits = max(bits, need.bit_length() + 8)
+
+    def val(self, v: int) -> z3.ExprRef:
+        return z3.IntVal(v) if self.bits is None else z3.BitVecVal(v, self.bits)
+
+    def var(self, name: str) -> z3.ExprRef:
+        return z3.Int(name) if self.bits is None else z3.BitVec(name, self.bits)
+
+    def as_int(self, x: z3.ExprRef) -> z3.ExprRef:
+        return z3.If(x, self.val(1), self.val(0)) if z3.is_bool(x) else x
+
+    # -- state vectors -----------------------------------------------------------------------
+
+    def state(self, tag: str) -> Vec:
+        return [self.var(f"{self.layout.name(k)}@{tag}") for k in range(len(self.slots))]
+
+    def named_state(self) -> Vec:
+        """Variables named like the model's own slots, for printing invariants."""
+        return [self.var(self.layout.name(k)) for k in range(len(self.slots))]
+
+    def type_ok(self, s: Vec) -> z3.BoolRef:
+        cs = []
+        for k, (_, _, d) in enumerate(self.slots):
+            vals = d.type.values()
+            cs.append(z3.And(s[k] >= vals.start, s[k] <= vals.stop - 1))
+        return z3.And(cs)
+
+    def init(self, s: Vec) -> z3.BoolRef:
+        cs = []
+        for k, choices in enumerate(self.model.init_choices()):
+            cs.append(z3.Or([s[k] == v for v in choices]))
+        cs += [as_bool(self.expr(c, s)) for c in self.model.init_constraints]
+        return z3.And(cs)
+
+    def values(self, m: z3.ModelRef, s: Vec) -> list[int]:
+        out = [m.eval(x, model_completion=True) for x in s]
+        if self.bits is None:
+            return [v.as_long() for v in out]  # type: ignore[attr-defined]
+        return [v.as_signed_long() for v in out]  # type: ignore[attr-defined]
+
+    def pack(self, vals: Sequence[int]) -> int:
+        return self.layout.encode(vals)
+
+    # -- expressions -------------------------------------------------------------------------
+
+    def _slot(self, name: str, i: int | None) -> int:
+        return self.layout.slot_of(name, i)
+
+    def expr(self, e: Expr, s: Vec, qenv: dict[str, int] | None = None) -> z3.ExprRef:
+        qenv = qenv or {}
+        if isinstance(e, Const):
+            return self.val(e.value)
+        if isinstance(e, Param):
+            if e.name not in qenv:
+                raise ModelError(f"parameter {e.name} is not bound here")
+            return self.val(qenv[e.name])
+        if isinstance(e, Var):
+            return s[self._slot(e.name, None)]
+        if isinstance(e, Index):
+            i = const_value(e.index, qenv)
+            if i is not None:
+                return s[self._slot(e.array, i)]
+            idx = self.as_int(self.expr(e.index, s, qenv))
+            ks = self.layout.array_slots[e.array]
+            out: z3.ExprRef = s[ks[-1]]
+            for j in range(len(ks) - 2, -1, -1):
+                out = z3.If(idx == j, s[ks[j]], out)
+            return out
+        if isinstance(e, Op):
+            a = [self.expr(x, s, qenv) for x in e.args]
+            op = e.op
+            if op == "+":
+                return self.as_int(a[0]) + self.as_int(a[1])
+            if op == "-":
+                return self.as_int(a[0]) - self.as_int(a[1])
+            if op in ("==", "!="):
+                if z3.is_bool(a[0]) and z3.is_bool(a[1]):
+                    r = a[0] == a[1]
+                else:
+                    r = self.as_int(a[0]) == self.as_int(a[1])
+                return r if op == "==" else z3.Not(r)
+            if op == "<":
+                return self.as_int(a[0]) < self.as_int(a[1])
+            if op == "<=":
+                return self.as_int(a[0]) <= self.as_int(a[1])
+            if op == "and":
+                return z3.And(as_bool(a[0]), as_bool(a[1]))
+            if op == "or":
+                return z3.Or(as_bool(a[0]), as_bool(a[1]))
+            if op == "not":
+                return z3.Not(as_bool(a[0]))
+            if op == "implies":
+                return z3.Implies(as_bool(a[0]), as_bool(a[1]))
+            if op == "ite":
+                if z3.is_bool(a[1]) and z3.is_bool(a[2]):
+                    return z3.If(as_bool(a[0]), a[1], a[2])
+                return z3.If(as_bool(a[0]), self.as_int(a[1]), self.as_int(a[2]))
+            raise ModelError(f"unknown operator {op}")
+        if isinstance(e, Quant):
+            n = self.model.domains[e.domain]
+            parts = [self.expr(e.body, s, {**qenv, e.var: i}) for i in range(n)]
+            if e.kind == "forall":
+                return z3.And([as_bool(p) for p in parts])
+            if e.kind == "exists":
+                return z3.Or([as_bool(p) for p in parts])
+            total = self.val(0)
+            for p in parts:
+                total = total + self.as_int(p)
+            return total
+        raise ModelError(f"not an expression: {e!r}")
+
+    def pred(self, e: Expr, s: Vec) -> z3.BoolRef:
+        return as_bool(self.expr(e, s))
+
+    # -- transitions -------------------------------------------------------------------------
+
+    def guard(self, inst: ActionInstance, s: Vec) -> z3.BoolRef:
+        return as_bool(self.expr(inst.guard, s))
+
+    def step(self, inst: ActionInstance, s: Vec, t: Vec) -> z3.BoolRef:
+        """guard(s) and t is s after the simultaneous updates of inst."""
+        new: dict[int, z3.ExprRef] = {}
+        checks: list[z3.BoolRef] = []
+        for lhs, rhs in inst.updates:
+            name = lhs.name if isinstance(lhs, Var) else lhs.array
+            d = self.model.vars[name]
+            v = self.expr(rhs, s)
+            v = self.as_int(as_bool(v)) if isinstance(d.type, BoolType) else self.as_int(v)
+            i = None if isinstance(lhs, Var) else const_value(lhs.index, {})
+            if isinstance(lhs, Var) or i is not None:
+                new[self._slot(name, i)] = v
+            else:
+                idx = self.as_int(self.expr(lhs.index, s))
+                ks = self.layout.array_slots[name]
+                for j, k in enumerate(ks):
+                    new[k] = z3.If(idx == j, v, new.get(k, s[k]))
+                checks.append(z3.And(idx >= 0, idx < len(ks)))
+        eqs = [t[k] == (new[k] if k in new else s[k]) for k in range(len(s))]
+        return z3.And([self.guard(inst, s), *checks, *eqs])
+
+    def trans(self, s: Vec, t: Vec, act: z3.ArithRef | None = None) -> z3.BoolRef:
+        if act is None:
+            return z3.Or([self.step(i, s, t) for i in self.instances])
+        return z3.Or([z3.And(act == i.id, self.step(i, s, t)) for i in self.instances])
+
+    def deadlocked(self, s: Vec) -> z3.BoolRef:
+        return z3.And(z3.Not(self.pred(self.model.final, s)),
+                      *[z3.Not(self.guard(i, s)) for i in self.instances])
+
+    def distinct(self, a: Vec, b: Vec) -> z3.BoolRef:
+        return z3.Or([x != y for x, y in zip(a, b, strict=True)])
+
+    def equal(self, a: Vec, b: Vec) -> z3.BoolRef:
+        return z3.And([x == y for x, y in zip(a, b, strict=True)])
