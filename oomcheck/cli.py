@@ -15,14 +15,17 @@ from pathlib import Path
 
 from .catalog import (
     Catalog,
+    _load_module,
     build_variant,
     catalog_for,
     default_catalogs,
     load_catalog,
     resolve_variant,
 )
+from .checker.engines import ENGINES, Options
+from .checker.engines import run as run_engine
 from .checker.explicit import Limits, check_explicit
-from .checker.lang import Model, ModelError, Property
+from .checker.lang import Expr, Model, ModelError, Property
 from .checker.render import result_text, results_json, trace_dot
 from .checker.trace import Result
 from .models import MODELS, get_model
@@ -92,6 +95,15 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--knob", type=_knob, action="append", default=[],
                    help="set a model knob, e.g. --knob freezer=cgroup2 (repeatable)")
     c.add_argument("--format", choices=("text", "json", "dot"), default="text")
+    c.add_argument("--engine", choices=ENGINES, default="explicit",
+                   help="explicit (default), bmc, induction, chc, or auto (picks, and says which)")
+    c.add_argument("--depth", type=_positive, default=30,
+                   help="bmc depth and largest k of k-induction (default 30)")
+    c.add_argument("--timeout", type=_seconds, default=60.0,
+                   help="seconds per property for the Z3 engines (default 60)")
+    c.add_argument("--invariant", type=Path, metavar="FILE.py",
+                   help="with --engine induction: check this inductive invariant "
+                        "(a file defining invariant(model) -> expression)")
     c.add_argument("--spec", type=Path, help="catalog to take the variant from "
                    "(default: the spec/ catalog of the model)")
     _add_limits(c)
@@ -168,7 +180,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     sizes = {s: getattr(args, s) for s in SIZE_OPTIONS if getattr(args, s) is not None}
     model = build_variant(variant, sizes, dict(args.knob), catalog)
     props = _select(model, args.property)
-    results = check_explicit(model, props, _limits(args), _progress(_instance_label(model), args.quiet))
+    inv = load_invariant(args.invariant, model) if args.invariant else None
+    if inv is not None and args.engine != "induction":
+        raise ModelError("--invariant goes with --engine induction")
+    opts = Options(args.engine, args.depth, args.timeout, _limits(args),
+                   _progress(_instance_label(model), args.quiet), inv)
+    results = run_engine(model, props, opts)
     header = {"model": model.name, "variant": model.variant, "sizes": model.sizes,
               "knobs": model.knobs}
     if args.format == "json":
@@ -187,6 +204,23 @@ def cmd_check(args: argparse.Namespace) -> int:
         for r in results:
             print(result_text(r))
     return _exit_code(results)
+
+
+def load_invariant(path: Path, model: Model) -> Expr:
+    mod = _load_module(path)
+    fn = getattr(mod, "invariant", None)
+    if not callable(fn):
+        raise ModelError(f"invariant file {path} must define invariant(model)")
+    try:
+        e = fn(model)
+    except ModelError as err:
+        raise ModelError(f"invariant file {path}: {err}") from None
+    except Exception as err:  # a user's file: report, never trace back
+        raise ModelError(f"invariant file {path}: invariant() failed: "
+                         f"{type(err).__name__}: {err}") from None
+    if not isinstance(e, Expr):
+        raise ModelError(f"invariant file {path}: invariant() must return a model expression")
+    return e
 
 
 def _exit_code(results: list[Result]) -> int:

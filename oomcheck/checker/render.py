@@ -78,15 +78,38 @@ def initial_text(trace: Trace) -> str:
     return "initial state: " + ", ".join(f"{k}={v}" for k, v in trace.initial.items())
 
 
+def strength_text(r: Result) -> str:
+    """How strong the answer is: a bounded result never reads as a proof."""
+    s = r.strength
+    kind = s.get("kind")
+    if kind == "explicit":
+        sizes = ", ".join(f"{k}={v}" for k, v in s.get("sizes", {}).items())
+        return f"explicit, all reachable states for {sizes}" if s.get("complete") \
+            else f"explicit, {sizes}, search incomplete"
+    if kind == "bounded":
+        if r.verdict == "holds":
+            return f"{r.engine}, holds up to depth {s.get('depth')} only"
+        return f"{r.engine}, depth {s.get('depth')}"
+    if kind == "proved":
+        how = s.get("method", r.engine) + (f", k={s['k']}" if "k" in s else "")
+        return f"proved by {how} for {s.get('covers')}"
+    return r.engine
+
+
 def result_text(r: Result, with_trace: bool = True) -> str:
-    strength = ""
-    if r.strength.get("kind") == "explicit":
-        sizes = ", ".join(f"{k}={v}" for k, v in r.strength.get("sizes", {}).items())
-        strength = f" (explicit, {sizes})"
-    line = (f"{r.property}: {r.verdict}{strength}  [{r.states} states, {r.transitions} transitions, "
-            f"depth {r.depth}, {r.seconds:.2f} s]")
+    line = f"{r.property}: {r.verdict} ({strength_text(r)})"
+    if r.engine == "explicit" or r.states:
+        line += f"  [{r.states} states, {r.transitions} transitions, depth {r.depth}, {r.seconds:.2f} s]"
+    else:
+        line += f"  [{r.seconds:.2f} s]"
+    if "auto" in r.strength:
+        line += f"  engines tried: {', '.join(r.strength['auto'])}"
     if r.reason:
         line += f"  reason: {r.reason}"
+    inv = getattr(r, "invariant", "")
+    if inv:
+        line += "\n  inductive invariant found (besides every variable within its type):\n"
+        line += textwrap.indent(inv, "    ")
     if with_trace and r.trace is not None:
         line += "\n" + textwrap.indent(initial_text(r.trace), "  ")
         line += "\n\n" + textwrap.indent(trace_text(r.trace), "  ") + "\n"

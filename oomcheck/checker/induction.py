@@ -1,0 +1,110 @@
+"""Unbounded safety proofs by induction: k-induction, and checking a user's inductive invariant.
+
+k-induction proves P at k when no path of length <= k from an initial state violates P (base)
+and no path of k+1 pairwise distinct states satisfying P is followed by a state violating P (step).
+With distinct states the step is complete once k exceeds the longest loop-free path.
+"""
+
+from __future__ import annotations
+
+import time
+
+import z3
+
+from .bmc import BITS, _type_error, actions_between, safety_goal, sat_solver
+from .lang import Expr, Model, Property
+from .symbolic import Encoder
+from .trace import Result, build_trace
+
+
+def _covers(model: Model) -> str:
+    return ", ".join(f"{k}={v}" for k, v in model.sizes.items())
+
+
+def k_induction(model: Model, p: Property, max_k: int, timeout: float) -> Result:
+    enc = Encoder(model, bits=BITS)
+    t0 = time.perf_counter()
+    base_states = [enc.state("b0")]
+    base = [enc.init(base_states[0])]
+    step_states = [enc.state("s0")]
+    step: list[z3.BoolRef] = []
+    for k in range(max_k + 1):
+        left = timeout - (time.perf_counter() - t0)
+        if left <= 0:
+            return _res(p, "unknown", t0, k, {"kind": "bounded", "depth": k - 1},
+                        reason=f"time limit reached at k={k}")
+        # base case at depth k
+        sol = sat_solver(left)
+        sol.add(*base, z3.Not(safety_goal(enc, p, base_states[k])))
+        r = sol.check()
+        if r == z3.sat:
+            m = sol.model()
+            if not z3.is_true(m.eval(enc.type_ok(base_states[k]), model_completion=True)):
+                _type_error(enc, m, base_states[k])
+            vals = [enc.pack(enc.values(m, s)) for s in base_states]
+            tr = build_trace(enc.layout, enc.instances, vals, actions_between(model, vals))
+            return _res(p, "violated", t0, k, {"kind": "bounded", "depth": k}, tr)
+        if r == z3.unknown:
+            return _res(p, "unknown", t0, k, {"kind": "bounded", "depth": k},
+                        reason=f"solver: {sol.reason_unknown()} (base case, k={k})")
+        base.append(safety_goal(enc, p, base_states[k]))
+        nb = enc.state(f"b{k + 1}")
+        base.append(enc.trans(base_states[k], nb))
+        base_states.append(nb)
+        # inductive step with k+1 states that meet the goal, pairwise distinct
+        step.append(safety_goal(enc, p, step_states[k]))
+        ns = enc.state(f"s{k + 1}")
+        step.append(enc.trans(step_states[k], ns))
+        step += [enc.distinct(step_states[j], step_states[k]) for j in range(k)]
+        step_states.append(ns)
+        sol = sat_solver(max(0.001, timeout - (time.perf_counter() - t0)))
+        sol.add(*step, z3.Not(safety_goal(enc, p, ns)))
+        r = sol.check()
+        if r == z3.unsat:
+            return _res(p, "holds", t0, k, {"kind": "proved", "method": "k-induction", "k": k + 1,
+                                            "covers": _covers(model)})
+        if r == z3.unknown:
+            return _res(p, "unknown", t0, k, {"kind": "bounded", "depth": k},
+                        reason=f"solver: {sol.reason_unknown()} (step, k={k + 1})")
+    return _res(p, "holds", t0, max_k, {"kind": "bounded", "depth": max_k},
+                reason=f"not {max_k + 1}-inductive; no violation up to depth {max_k}")
+
+
+def check_invariant(model: Model, p: Property, inv: Expr, timeout: float) -> Result:
+    """Is inv an inductive invariant that implies p? When it is not inductive, the
+    counterexample to induction is the pair of states (a state meeting inv, a successor that
+    does not), as a one-step trace."""
+    enc = Encoder(model, bits=BITS)
+    t0 = time.perf_counter()
+    s, t = enc.state("pre"), enc.state("post")
+    j_s = z3.And(enc.type_ok(s), enc.pred(inv, s))
+    j_t = z3.And(enc.type_ok(t), enc.pred(inv, t))
+    checks = [
+        ("the invariant fails in an initial state", [enc.init(s), z3.Not(j_s)], False),
+        ("the invariant is not inductive: a step leaves it", [j_s, enc.trans(s, t), z3.Not(j_t)],
+         True),
+        ("the invariant does not imply the property", [j_s, z3.Not(safety_goal(enc, p, s))], False),
+    ]
+    for why, cs, pair in checks:
+        sol = sat_solver(max(0.001, timeout - (time.perf_counter() - t0)))
+        sol.add(*cs)
+        r = sol.check()
+        if r == z3.unknown:
+            return _res(p, "unknown", t0, 1, {"kind": "none"}, reason=f"solver: {sol.reason_unknown()}",
+                        engine="invariant")
+        if r == z3.sat:
+            m = sol.model()
+            vals = [enc.pack(enc.values(m, s))]
+            if pair:
+                vals.append(enc.pack(enc.values(m, t)))
+            tr = build_trace(enc.layout, enc.instances, vals,
+                             actions_between(model, vals) if pair else [])
+            return _res(p, "unknown", t0, 1, {"kind": "none"}, tr, reason=why, engine="invariant")
+    return _res(p, "holds", t0, 1, {"kind": "proved", "method": "inductive invariant",
+                                    "covers": _covers(model)}, engine="invariant")
+
+
+def _res(p: Property, verdict: str, t0: float, depth: int, strength: dict, trace=None,
+         reason: str = "", engine: str = "induction") -> Result:
+    return Result(p.name, p.kind, verdict, engine, depth=depth, seconds=time.perf_counter() - t0,
+                  strength=strength, trace=trace, reason=reason)
