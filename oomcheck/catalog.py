@@ -43,6 +43,27 @@ class Expectation:
         return [dict(zip(names, combo, strict=True)) for combo in combos]
 
 
+STRENGTHS = ("proved", "violated", "bounded", "unknown")
+PROOF_ENGINES = ("chc", "induction", "bmc")
+
+
+@dataclass
+class ProofExpectation:
+    """A symbolic check and the strength of the answer it must give: `proved` (holds, proved
+    for the instance), `bounded` (holds up to the BMC/k-induction depth only), `violated`."""
+
+    variant: str
+    knobs: dict[str, str]
+    sizes: dict[str, list[int]]
+    engine: str
+    expect: dict[str, str]
+    note: str = ""
+    depth: int = 20  # bmc depth / largest k of k-induction
+
+    def size_points(self) -> list[dict[str, int]]:
+        return Expectation(self.variant, self.knobs, self.sizes, {}).size_points()
+
+
 @dataclass
 class Catalog:
     path: Path
@@ -50,6 +71,7 @@ class Catalog:
     doc: str
     variants: dict[str, Variant]
     expect: list[Expectation]
+    proofs: list[ProofExpectation] = field(default_factory=list)
 
 
 def _table(d: object, where: str) -> dict:
@@ -75,7 +97,7 @@ def load_catalog(path: Path) -> Catalog:
         raise ModelError(f"cannot read spec file {path}: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ModelError(f"spec file {path} is not valid TOML: {e}") from None
-    unknown = set(data) - {"model", "description", "variants", "expect"}
+    unknown = set(data) - {"model", "description", "variants", "expect", "proof"}
     if unknown:
         raise ModelError(f"{path}: unknown top-level key {sorted(unknown)[0]!r}")
     model = data.get("model")
@@ -117,7 +139,31 @@ def load_catalog(path: Path) -> Catalog:
                 raise ModelError(f"{where}: verdict of {p} must be one of {', '.join(VERDICTS)}")
         expect.append(Expectation(e["variant"], _str_map(e.get("knobs", {}), f"{where}.knobs"),
                                   sizes, verdicts, str(e.get("note", ""))))
-    return Catalog(path, model, str(data.get("description", "")), variants, expect)
+    proofs = []
+    for i, e in enumerate(data.get("proof", [])):
+        where = f"{path}: proof[{i}]"
+        e = _table(e, where)
+        bad = set(e) - {"variant", "knobs", "sizes", "engine", "expect", "note", "depth"}
+        if bad:
+            raise ModelError(f"{where} has unknown key {sorted(bad)[0]!r}")
+        if e.get("variant") not in variants:
+            raise ModelError(f"{where}: unknown variant {e.get('variant')!r}")
+        if e.get("engine") not in PROOF_ENGINES:
+            raise ModelError(f"{where}: engine must be one of {', '.join(PROOF_ENGINES)}")
+        sizes = _table(e.get("sizes", {}), f"{where}.sizes")
+        for k, vals in sizes.items():
+            if not isinstance(vals, list) or not vals or not all(isinstance(x, int) for x in vals):
+                raise ModelError(f"{where}.sizes.{k} must be a non-empty list of integers")
+        want = _str_map(e.get("expect", {}), f"{where}.expect")
+        for prop, v in want.items():
+            if v not in STRENGTHS:
+                raise ModelError(f"{where}: expectation of {prop} must be one of {', '.join(STRENGTHS)}")
+        depth = e.get("depth", 20)
+        if not isinstance(depth, int) or not 1 <= depth <= 200:
+            raise ModelError(f"{where}: depth must be a whole number from 1 to 200")
+        proofs.append(ProofExpectation(e["variant"], _str_map(e.get("knobs", {}), f"{where}.knobs"),
+                                       sizes, e["engine"], want, str(e.get("note", "")), depth))
+    return Catalog(path, model, str(data.get("description", "")), variants, expect, proofs)
 
 
 def default_catalogs() -> list[Catalog]:

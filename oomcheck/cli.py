@@ -24,11 +24,12 @@ from .catalog import (
 )
 from .checker.engines import ENGINES, Options
 from .checker.engines import run as run_engine
-from .checker.explicit import Limits, check_explicit
+from .checker.explicit import Limits
 from .checker.lang import Expr, Model, ModelError, Property
 from .checker.render import result_text, results_json, trace_dot
 from .checker.trace import Result
 from .models import MODELS, get_model
+from .verify import echo_to, verify_catalog
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
 SIZE_OPTIONS = {"threads": "--threads", "vmas": "--vmas", "ptes": "--ptes"}
@@ -113,6 +114,12 @@ def make_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="run the spec catalog and compare with expected verdicts")
     v.add_argument("specs", nargs="*", type=Path, help="spec TOML files (default: spec/*.toml)")
     v.add_argument("--format", choices=("text", "json"), default="text")
+    v.add_argument("--no-cross-check", action="store_true",
+                   help="skip checking each row's smallest instance with bmc as well")
+    v.add_argument("--cross-timeout", type=_seconds, default=20.0,
+                   help="seconds per property for the bmc cross-check (default 20)")
+    v.add_argument("--cross-depth", type=_positive, default=12,
+                   help="largest bmc depth of the cross-check (default 12)")
     _add_limits(v)
     return p
 
@@ -257,70 +264,37 @@ def cmd_verify(args: argparse.Namespace) -> int:
     catalogs = [load_catalog(p) for p in args.specs] if args.specs else default_catalogs()
     if not catalogs:
         raise ModelError("no spec files to verify")
-    rows: list[dict] = []
-    mismatches: list[str] = []
-    unknowns = 0
     t_all = time.perf_counter()
+    text = args.format == "text"
+    echo = echo_to(sys.stdout, text)
+    reports = []
     for cat in catalogs:
-        if args.format == "text":
-            print(f"{cat.model}  ({cat.path})")
-        props_seen: list[str] = []
-        for e in cat.expect:
-            for p in e.verdicts:
-                if p not in props_seen:
-                    props_seen.append(p)
-        if args.format == "text":
-            for i, p in enumerate(props_seen):
-                print(f"  P{i + 1} {p}")
-            head = f"  {'variant':22}{'knobs':24}{'sizes':12}" + \
-                "".join(f"{'P' + str(i + 1):9}" for i in range(len(props_seen))) + "  states  seconds"
-            print(head)
-        for e in cat.expect:
-            variant = resolve_variant(cat, e.variant)
-            for point in e.size_points():
-                model = build_variant(variant, point, e.knobs, cat)
-                props = _select(model, list(e.verdicts))
-                t0 = time.perf_counter()
-                results = check_explicit(model, props, _limits(args),
-                                         _progress(_instance_label(model), args.quiet))
-                secs = time.perf_counter() - t0
-                got = {r.property: r for r in results}
-                cells = []
-                for p in props_seen:
-                    if p not in e.verdicts:
-                        cells.append(f"{'-':9}")
-                        continue
-                    r = got[p]
-                    ok = r.verdict == e.verdicts[p]
-                    unknowns += r.verdict == "unknown"
-                    if not ok:
-                        mismatches.append(
-                            f"{cat.model} {e.variant} {_kv(e.knobs)} {_kv(point)}: {p} expected "
-                            f"{e.verdicts[p]}, got {r.verdict}" + (f" ({r.reason})" if r.reason else ""))
-                    cells.append(f"{r.verdict + ('' if ok else '!'):9}")
-                    rows.append({"model": cat.model, "variant": e.variant, "knobs": e.knobs,
-                                 "sizes": point, "property": p, "expected": e.verdicts[p],
-                                 "verdict": r.verdict, "engine": r.engine,
-                                 "strength": r.strength, "states": r.states,
-                                 "seconds": round(r.seconds, 3), "ok": ok})
-                if args.format == "text":
-                    states = results[0].states if results else 0
-                    print(f"  {e.variant:22}{_kv(e.knobs):24}{_kv(point):12}" + "".join(cells)
-                          + f"  {states:>6}  {secs:7.2f}", flush=True)
-        if args.format == "text":
-            print()
+        reports.append(verify_catalog(
+            cat, _limits(args),
+            None if args.quiet else (lambda m: _progress(_instance_label(m), False)),
+            not args.no_cross_check, args.cross_timeout, args.cross_depth, echo))
+        echo("")
     total = time.perf_counter() - t_all
-    if args.format == "json":
-        print(json.dumps({"checks": rows, "mismatches": mismatches, "seconds": round(total, 2)},
-                         indent=2))
+    rows = [r for rep in reports for r in rep.rows]
+    mismatches = [m for rep in reports for m in rep.mismatches]
+    unchecked = [m for rep in reports for m in rep.cross_unchecked]
+    if not text:
+        print(json.dumps({"checks": rows, "mismatches": mismatches,
+                          "not_cross_checked": unchecked, "seconds": round(total, 2)}, indent=2))
     else:
-        n = len(rows)
+        if unchecked:
+            print(f"{len(unchecked)} properties not cross-checked with bmc (solver limits):")
+            for u in unchecked:
+                print(f"  {u}")
         if mismatches:
-            print(f"{len(mismatches)} of {n} verdicts differ from the catalog:")
+            print(f"{len(mismatches)} of {len(rows)} checks differ from the catalog "
+                  "or between engines:")
             for m in mismatches:
                 print(f"  {m}")
         else:
-            print(f"all {n} verdicts as expected ({total:.1f} s)")
+            cross = "" if args.no_cross_check else \
+                f", explicit and bmc (depth <= {args.cross_depth}) agree"
+            print(f"all {len(rows)} verdicts as expected{cross} ({total:.1f} s)")
     return EXIT_VIOLATED if mismatches else EXIT_OK
 
 

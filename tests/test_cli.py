@@ -91,9 +91,135 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_verify_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "verify", "--quiet")
+    # the explicit part of every catalog; the bmc cross-check and the proofs run in CI's verify
+    code, out, _ = run(capsys, "verify", "--quiet", "--no-cross-check", *_without_proofs())
     assert code == EXIT_OK, out
     assert "verdicts as expected" in out
+
+
+def _without_proofs() -> list[str]:
+    import tempfile
+
+    out = []
+    for spec in sorted((ROOT / "spec").glob("*.toml")):
+        text = spec.read_text().split("\n[[proof]]")[0]
+        tmp = Path(tempfile.mkdtemp()) / spec.name
+        tmp.write_text(text.replace('file = "variants/', f'file = "{spec.parent}/variants/'))
+        out.append(str(tmp))
+    return out
+
+
+SMALL_SPEC = """model = "freezer"
+[variants.pre]
+knobs = { thaw = "victim", exemption = "memdie" }
+[variants.v10]
+knobs = { thaw = "group", exemption = "oom_victim" }
+[[expect]]
+variant = "pre"
+sizes = { threads = [2] }
+verdicts = { victim-exits = "violated", no-frozen-after-thaw = "violated", oom-victims-balance = "holds" }
+[[expect]]
+variant = "v10"
+sizes = { threads = [2] }
+verdicts = { victim-exits = "holds", no-lost-thaw = "holds" }
+[[proof]]
+variant = "v10"
+sizes = { threads = [2] }
+engine = "chc"
+expect = { no-lost-thaw = "proved" }
+[[proof]]
+variant = "pre"
+sizes = { threads = [2] }
+engine = "bmc"
+depth = 8
+expect = { no-frozen-after-thaw = "violated", oom-victims-balance = "bounded" }
+"""
+
+
+def test_verify_cross_checks_and_proves(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "small.toml"
+    spec.write_text(SMALL_SPEC)
+    code, out, _ = run(capsys, "verify", str(spec), "--quiet", "--format", "json")
+    assert code == EXIT_OK, out
+    doc = json.loads(out)
+    assert doc["mismatches"] == [] and doc["not_cross_checked"] == []
+    proved = [r for r in doc["checks"] if r["engine"] == "chc"]
+    assert proved and proved[0]["strength"]["kind"] == "proved"
+
+
+def test_verify_catches_a_wrong_strength(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "small.toml"
+    spec.write_text(SMALL_SPEC.replace('oom-victims-balance = "bounded"',
+                                       'oom-victims-balance = "proved"'))
+    code, out, _ = run(capsys, "verify", str(spec), "--quiet", "--no-cross-check")
+    assert code == EXIT_VIOLATED
+    assert "expected proved, got bounded" in out
+
+
+@pytest.mark.parametrize(("engine", "needle"), [
+    ("bmc", "victim-exits: violated (bmc, depth"),
+    ("chc", "engine chc proves safety properties only"),
+    ("induction", "engine induction proves safety properties only"),
+    ("auto", "engines tried: explicit"),
+])
+def test_engines_on_liveness(engine: str, needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "freezer", "--variant", "pre", "--threads", "2",
+                       "--property", "victim-exits", "--engine", engine, "--depth", "10", "--quiet")
+    assert needle in out
+    assert code == (EXIT_UNKNOWN if engine in ("chc", "induction") else EXIT_VIOLATED)
+
+
+def test_chc_prints_the_invariant_it_found(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "freezer", "--variant", "v10", "--threads", "2",
+                       "--property", "no-lost-thaw", "--engine", "chc", "--quiet")
+    assert code == EXIT_OK
+    assert "proved by chc for threads=2" in out and "inductive invariant found" in out
+    assert "REFRIG_SLEEP" in out  # in the model's own vocabulary
+
+
+def test_bmc_bounded_answer_is_not_a_proof(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "freezer", "--variant", "v10", "--threads", "2",
+                       "--property", "no-lost-thaw", "--engine", "bmc", "--depth", "5",
+                       "--format", "json", "--quiet")
+    r = json.loads(out)["results"][0]
+    assert r["verdict"] == "holds" and r["strength"] == {"kind": "bounded", "depth": 5}
+    assert code == EXIT_OK
+
+
+GOOD_INVARIANT = """
+from oomcheck.checker.lang import implies, ite
+from oomcheck.models.freezer import OomPC, ThreadPC
+
+
+def invariant(m):
+    pc, memdie = m.ref("pc"), m.ref("memdie")
+    oom_pc, victims = m.ref("oom_pc"), m.ref("oom_victims")
+    return (~memdie[1] & (pc[1] != ThreadPC.EXIT_OOM_VICTIM)
+            & (victims == ite(oom_pc == OomPC.DONE, memdie[0], 0))
+            & implies(pc[0] == ThreadPC.EXIT_OOM_VICTIM, memdie[0] & (oom_pc == OomPC.DONE))
+            & implies(oom_pc == OomPC.THAW, memdie[0])
+            & implies((oom_pc == OomPC.IDLE) | (oom_pc == OomPC.MARK), ~memdie[0]))
+"""
+
+
+def test_user_invariant_good_and_not_inductive(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.py"
+    good.write_text(GOOD_INVARIANT)
+    code, out, _ = run(capsys, "check", "freezer", "--variant", "v10", "--threads", "2",
+                       "--property", "memdie-single-thread", "--engine", "induction",
+                       "--invariant", str(good), "--quiet")
+    assert code == EXIT_OK and "proved by inductive invariant" in out
+    weak = tmp_path / "weak.py"
+    weak.write_text("def invariant(m):\n"
+                    "    return m.ref('oom_victims') >= 0\n")
+    code, out, _ = run(capsys, "check", "freezer", "--variant", "v10", "--threads", "2",
+                       "--property", "oom-victims-balance", "--engine", "induction",
+                       "--invariant", str(weak), "--quiet", "--format", "json")
+    r = json.loads(out)["results"][0]
+    assert code == EXIT_UNKNOWN and r["verdict"] == "unknown"
+    assert r["reason"].startswith("the invariant is not inductive")
+    assert len(r["trace"]["steps"]) == 1  # the pair of states
 
 
 def test_verify_reports_a_wrong_expectation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -149,6 +275,9 @@ BAD_ARGS = [
     (["check", "freezer"], "required"),
     (["frobnicate"], "invalid choice"),
     (["verify", "/no/such/spec.toml"], "does not exist"),
+    (["check", "freezer", "--variant", "pre", "--engine", "magic"], "invalid choice"),
+    (["check", "freezer", "--variant", "pre", "--invariant", "/no/inv.py"], "does not exist"),
+    (["check", "freezer", "--variant", "pre", "--depth", "0"], "at least 1"),
 ]
 
 
@@ -173,6 +302,10 @@ BAD_SPECS = {
                   'sizes = { threads = 3 }\n'),
     "size too large": ('model = "freezer"\n[variants.x]\nknobs = {}\n[[expect]]\nvariant = "x"\n'
                        'sizes = { threads = [99] }\nverdicts = { victim-exits = "holds" }\n'),
+    "bad proof engine": ('model = "freezer"\n[variants.x]\nknobs = {}\n[[proof]]\nvariant = "x"\n'
+                         'engine = "magic"\n'),
+    "bad proof strength": ('model = "freezer"\n[variants.x]\nknobs = {}\n[[proof]]\nvariant = "x"\n'
+                           'engine = "chc"\nexpect = { victim-exits = "certainly" }\n'),
     "unknown property": ('model = "freezer"\n[variants.x]\nknobs = {}\n[[expect]]\nvariant = "x"\n'
                          'sizes = { threads = [2] }\nverdicts = { flies = "holds" }\n'),
 }

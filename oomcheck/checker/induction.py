@@ -94,11 +94,19 @@ def check_invariant(model: Model, p: Property, inv: Expr, timeout: float) -> Res
                         engine="invariant")
         if r == z3.sat:
             m = sol.model()
-            vals = [enc.pack(enc.values(m, s))]
-            if pair:
-                vals.append(enc.pack(enc.values(m, t)))
-            tr = build_trace(enc.layout, enc.instances, vals,
-                             actions_between(model, vals) if pair else [])
+            raw = [enc.values(m, s)] + ([enc.values(m, t)] if pair else [])
+            if pair and not z3.is_true(m.eval(enc.type_ok(t), model_completion=True)):
+                bad = [enc.layout.name(k) for k, (_, _, d) in enumerate(enc.slots)
+                       if raw[1][k] not in d.type.values()]
+                why = (f"the invariant is not inductive: a step from a state meeting it takes "
+                       f"{', '.join(bad)} outside its type (bound it in the invariant)")
+                raw[1] = [v if v in d.type.values() else d.type.values().start
+                          for v, (_, _, d) in zip(raw[1], enc.slots, strict=True)]
+            vals = [enc.pack(v) for v in raw]
+            acts = [next(i.id for i in enc.instances
+                         if z3.is_true(m.eval(enc.step(i, s, t), model_completion=True)))] \
+                if pair else []
+            tr = build_trace(enc.layout, enc.instances, vals, acts)
             return _res(p, "unknown", t0, 1, {"kind": "none"}, tr, reason=why, engine="invariant")
     return _res(p, "holds", t0, 1, {"kind": "proved", "method": "inductive invariant",
                                     "covers": _covers(model)}, engine="invariant")
