@@ -23,7 +23,7 @@ from oomcheck.checker.explicit import Limits
 ENGINES = ("explicit", "bmc", "induction", "chc")
 
 
-def cell(r) -> str:  # noqa: ANN001
+def cell(r) -> str:
     if r.verdict == "violated":
         tag = "VIOL"
     elif r.verdict == "unknown":
