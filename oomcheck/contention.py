@@ -1,0 +1,763 @@
+"""Page-table-lock contention between the zappers of the reaper model: worst case, random, timed.
+
+The question (issue 4, "How much contention the reverse walk removes"): how many times does a
+zapper wait for a PTL another zapper holds, and for how long, when the OOM reaper walks the VMAs
+forward (<= 6.17, the same direction as exit_mmap's unmap_vmas) or in reverse (6.18)? The seed's
+measurement (zhongjinji, Sep 2025, arm64; Michal Hocko's table) is the reference: waiting for the
+PTE spinlock 33.1 ms -> 1.0 ms, total running time (exit_mmap + reaper work) 167.1 -> 132.6 ms.
+
+Definitions, in terms of the model's variables (oomcheck/models/reaper.py):
+- the zappers are exit_mmap (exit_pc at UN_PTL, or SR_PTL in the pre-2022/5.17 self-reap), the OOM
+  reaper (reaper_pc == PTL) and, with mrelease=yes, process_mrelease (mrel_pc == PTL);
+- a zapper z is *at its PTL step* for VMA v = z's cur when its pc is that PTL step: its next step
+  is pte_offset_map_lock() on v's table;
+- z is *waiting* in a state when it is at its PTL step and ptl[v] != FREE. A zapper holds no PTL at
+  its PTL step, so the holder is another zapper;
+- a *contention event* is the start of a waiting episode: a state in which z is waiting although it
+  has not waited yet since it arrived at this PTL step. An episode ends when z leaves the PTL step
+  (takes the lock). So each wait counts once, however many other steps happen while z spins.
+- *spin time* (simulation): the clock time a zapper spends blocked at its PTL step (simulate.Wait
+  whose last blocked state has the zapper at its PTL step);
+- *work*: the summed busy and spin time of the zappers (the seed's "Total running time
+  (exit_mmap + reaper work)"; a spinning CPU is busy); *makespan*: when the last actor finishes.
+
+The cost model (Costs) is ours, not measured: clearing a present PTE (folio_remove_rmap_ptes and
+friends) ~10x a lock or iterator step, freeing a gathered page ~5x, reading an already-cleared PTE
+1x. exit_mmap's batch-full tlb_flush_mmu (left out of the model's state, whose fullmm gather is
+flushed once at the end) is charged after each table's unlock, as in zap_pte_range, where
+the flush follows pte_unmap_unlock().
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+from .checker.compile import Compiled, compile_model
+from .checker.lang import ActionInstance, Expr, Index, Model, ModelError, Var
+from .checker.simulate import Run, SlotReader, simulate
+from .models import reaper
+
+WALKS = ("forward", "reverse")
+# The contention experiment's knobs: the mm of an OOM victim, today's exit_mmap, every VMA reaped,
+# no mmu notifier failures (they would add retry passes, not change who meets whom).
+CONTENTION_KNOBS = {"exit_mmap": "current", "oom_victim": "yes", "mrelease": "no",
+                    "mmap_writer": "no", "notifier": "ok", "vma_kinds": "anon", "top_vma": "no",
+                    "tree_emptied_under_lock": "yes"}
+# The seed's measurement, ms (Michal Hocko's summary of zhongjinji's perf data).
+SEED = {"spin_forward": 33.1, "spin_reverse": 1.0, "work_forward": 167.1, "work_reverse": 132.6,
+        "spin_split_forward": (10.0, 23.1), "spin_split_reverse": (0.4, 0.6)}
+
+
+# ----------------------------------------------------------------------------------------------
+# the zappers and the event definition
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Zapper:
+    actor: str  # the ActionInstance.actor of its steps
+    at_ptl: Expr  # its next step is pte_offset_map_lock on its current VMA's table
+    waiting: Expr  # ... and another zapper holds that table's PTL
+
+
+def zappers(model: Model) -> list[Zapper]:
+    """The zappers of a reaper model, with their at-PTL and waiting conditions."""
+    if model.name != "reaper":
+        raise ModelError(f"PTL contention is defined for the reaper model, not {model.name}")
+    ptl_owner = model.vars["ptl"].type
+    free = ptl_owner.FREE  # type: ignore[union-attr]
+    exit_pc = model.vars["exit_pc"].type
+    specs = [("exit", "exit_pc", "exit_cur", (exit_pc.UN_PTL, exit_pc.SR_PTL))]  # type: ignore[union-attr]
+    if "reaper_pc" in model.vars:
+        specs.append(("reaper", "reaper_pc", "reaper_cur",
+                      (model.vars["reaper_pc"].type.PTL,)))  # type: ignore[union-attr]
+    if "mrel_pc" in model.vars:
+        specs.append(("mrelease", "mrel_pc", "mrel_cur",
+                      (model.vars["mrel_pc"].type.PTL,)))  # type: ignore[union-attr]
+    out = []
+    for kind, pc, cur, ptl_pcs in specs:
+        at: Expr = Var(pc) == ptl_pcs[0]
+        for other in ptl_pcs[1:]:
+            at = at | (Var(pc) == other)
+        waiting = at & (Index("ptl", Var(cur)) != free)
+        out.append(Zapper(model.actor_names.get(kind, kind), at, waiting))
+    return out
+
+
+class EventCounter:
+    """Counts contention events along a sequence of states (each waiting episode once).
+
+    The state of the count is a bit set: bit i = zapper i has been counted waiting since it
+    arrived at its current PTL step.
+    """
+
+    def __init__(self, compiled: Compiled, zs: Sequence[Zapper]):
+        self.zappers = list(zs)
+        self.at_ptl = [compiled.predicate(z.at_ptl) for z in zs]
+        self.waiting = [compiled.predicate(z.waiting) for z in zs]
+
+    def advance(self, state: int, flags: int) -> tuple[int, int, int]:
+        """Entering `state`: (events, the zappers whose episode starts as a bit set, new flags)."""
+        events = started = 0
+        for i, (at, wt) in enumerate(zip(self.at_ptl, self.waiting, strict=True)):
+            bit = 1 << i
+            if not at(state):
+                flags &= ~bit
+            elif not flags & bit and wt(state):
+                flags |= bit
+                started |= bit
+                events += 1
+        return events, started, flags
+
+    def count(self, states: Iterable[int]) -> dict[str, int]:
+        """Events per zapper actor along a run."""
+        per = dict.fromkeys((z.actor for z in self.zappers), 0)
+        flags = 0
+        for s in states:
+            _, started, flags = self.advance(s, flags)
+            for i, z in enumerate(self.zappers):
+                if started >> i & 1:
+                    per[z.actor] += 1
+        return per
+
+
+def worst_case_events(compiled: Compiled, zs: Sequence[Zapper] | None = None,
+                      max_nodes: int = 5_000_000) -> int:
+    """The most contention events along any execution (every interleaving), by memoized DFS.
+
+    The reaper model's state graph is acyclic, so this is a longest path; a cycle is an error.
+    Nodes are (state, episode flags): the same state can be reached inside or outside an episode.
+    """
+    counter = EventCounter(compiled, zs if zs is not None else zappers(compiled.model))
+    memo: dict[tuple[int, int], int] = {}
+    on_stack: set[tuple[int, int]] = set()
+    best = 0
+    for init in compiled.initial_states():
+        w0, _, f0 = counter.advance(init, 0)
+        root = (init, f0)
+        if root not in memo:
+            _longest(compiled, counter, root, memo, on_stack, max_nodes)
+        best = max(best, w0 + memo[root])
+    return best
+
+
+def _longest(compiled: Compiled, counter: EventCounter, root: tuple[int, int],
+             memo: dict[tuple[int, int], int], on_stack: set[tuple[int, int]],
+             max_nodes: int) -> None:
+    def children(node: tuple[int, int]) -> list[tuple[int, tuple[int, int]]]:
+        out: list[tuple[int, int]] = []
+        compiled.expand(node[0], out)
+        kids = []
+        for _, nxt in out:
+            w, _, f = counter.advance(nxt, node[1])
+            kids.append((w, (nxt, f)))
+        return kids
+
+    stack: list[list] = [[root, children(root), 0, 0]]  # node, children, next child, best so far
+    on_stack.add(root)
+    while stack:
+        frame = stack[-1]
+        node, kids, i, acc = frame
+        pushed = False
+        while i < len(kids):
+            w, kid = kids[i]
+            v = memo.get(kid)
+            if v is None:
+                if kid in on_stack:
+                    raise ModelError(f"model {compiled.model.name} has a cycle: the worst case "
+                                     "is not bounded")
+                if len(memo) >= max_nodes:
+                    raise ModelError(f"worst case: more than {max_nodes} nodes; use smaller sizes")
+                frame[2], frame[3] = i, acc  # come back to this child once it is solved
+                stack.append([kid, children(kid), 0, 0])
+                on_stack.add(kid)
+                pushed = True
+                break
+            acc = max(acc, w + v)
+            i += 1
+        if not pushed:
+            memo[node] = acc
+            on_stack.discard(node)
+            stack.pop()
+
+
+# ----------------------------------------------------------------------------------------------
+# costs
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Durations in units of one lock or iterator step (our choice; see the module docstring)."""
+
+    lock_step: float = 1.0  # an iterator step, pte_offset_map_lock uncontended, a flag or lock op
+    zap_present: float = 10.0  # clear a present PTE and take its page out of the rmap
+    zap_none: float = 1.0  # read an entry another zapper already cleared
+    free_page: float = 5.0  # per page dropped when a gather is flushed
+    pgtable_free: float = 2.0  # free_pgtables, per VMA
+    vma_free: float = 1.0  # remove_vma, per VMA
+    jitter: float = 0.2  # multiplicative, uniform in [1 - jitter, 1 + jitter]
+    reaper_delay: float = 0.0  # when the OOM reaper starts, after exit_mmap (time units)
+
+
+class ReaperCostFn:
+    """The cost of each step of a reaper model instance (see Costs)."""
+
+    def __init__(self, compiled: Compiled, costs: Costs):
+        self.c = costs
+        self.read = SlotReader(compiled)
+        m = compiled.model
+        self.k, self.p = m.sizes["vmas"], m.sizes["ptes"]
+        self.kind: list[tuple[str, object]] = [self._classify(i) for i in compiled.instances]
+
+    def _classify(self, inst: ActionInstance) -> tuple[str, object]:
+        name, b = inst.action.name, dict(inst.binding)
+        if name.endswith("_zap"):
+            return "zap", b["v"] * self.p + b["p"]
+        if name in ("reaper_tlb_finish", "mrelease_tlb_finish", "exit_self_reap_tlb_finish"):
+            return "flush", {"reaper_tlb_finish": "g_reaper", "mrelease_tlb_finish": "g_mrel",
+                             "exit_self_reap_tlb_finish": "g_exit"}[name]
+        if name in ("exit_unmap_iter", "exit_unmap_iter_end"):
+            return "exit_table_done", None
+        if name == "exit_free_pgtables":
+            return "fixed", self.c.lock_step + self.c.pgtable_free * self.k
+        if name == "exit_remove_vmas":
+            return "fixed", self.c.lock_step + self.c.vma_free * self.k
+        return "fixed", self.c.lock_step
+
+    def __call__(self, inst: ActionInstance, state: int) -> float:
+        what, arg = self.kind[inst.id]
+        c = self.c
+        if what == "fixed":
+            return arg  # type: ignore[return-value]
+        if what == "zap":
+            return c.zap_present if self.read.get(state, "pte", arg) else c.zap_none  # type: ignore[arg-type]
+        if what == "flush":
+            return c.lock_step + c.free_page * self.read.count_true(state, arg)  # type: ignore[arg-type]
+        # exit_mmap's iterator after a table: the batch-full flushes of the pages it gathered there
+        cur = self.read.get(state, "exit_cur")
+        if not 0 <= cur < self.k:
+            return c.lock_step
+        pages = range(cur * self.p, (cur + 1) * self.p)
+        return c.lock_step + c.free_page * self.read.count_true(state, "g_exit", pages)
+
+
+# ----------------------------------------------------------------------------------------------
+# measurements
+# ----------------------------------------------------------------------------------------------
+
+
+def contention_model(walk: str, vmas: int, ptes: int, knobs: dict[str, str] | None = None) -> Model:
+    """A reaper model instance for the contention experiment, at any size.
+
+    The registry's size maxima bound exhaustive checking; a simulation only needs the layout to
+    fit, so the model's build function is called directly.
+    """
+    if walk not in reaper.KNOBS["walk"]:
+        raise ModelError(f"walk must be one of {', '.join(reaper.KNOBS['walk'])}, not {walk!r}")
+    if vmas < 1 or ptes < 1:
+        raise ModelError(f"vmas and ptes must be at least 1, not {vmas} and {ptes}")
+    full = {**reaper.DEFAULT_KNOBS, **CONTENTION_KNOBS, **(knobs or {}), "walk": walk}
+    for k, v in full.items():
+        if k not in reaper.KNOBS or v not in reaper.KNOBS[k]:
+            raise ModelError(f"reaper model: bad knob {k}={v}")
+    return reaper.build({"vmas": vmas, "ptes": ptes}, full)
+
+
+@dataclass
+class RunStats:
+    """What one simulated run shows about PTL contention."""
+
+    events: dict[str, int]
+    spin: dict[str, float]
+    work: float
+    makespan: float
+    end: str
+
+    @property
+    def total_events(self) -> int:
+        return sum(self.events.values())
+
+    @property
+    def total_spin(self) -> float:
+        return sum(self.spin.values())
+
+
+def run_stats(compiled: Compiled, run: Run, counter: EventCounter) -> RunStats:
+    """Events, PTL spin per zapper, work and makespan of one run."""
+    events = counter.count(run.states)
+    at_ptl = {z.actor: p for z, p in zip(counter.zappers, counter.at_ptl, strict=True)}
+    spin = dict.fromkeys(at_ptl, 0.0)
+    for w in run.waits:
+        if w.actor in at_ptl and at_ptl[w.actor](run.states[w.state_index]):
+            spin[w.actor] += w.length
+    work = sum(run.busy[a] + spin[a] for a in at_ptl)
+    return RunStats(events, spin, work, run.makespan, run.end)
+
+
+@dataclass
+class Summary:
+    """Means (and the maximum of events) over seeded runs of one scheduler."""
+
+    scheduler: str
+    runs: int
+    events: float
+    events_max: int
+    spin: float
+    work: float
+    makespan: float
+    spin_by_actor: dict[str, float] = field(default_factory=dict)
+    events_sd: float = 0.0
+
+
+def measure(model: Model, scheduler: str, runs: int, seed: int = 0,
+            costs: Costs | None = None) -> Summary:
+    """Mean contention figures over `runs` simulated runs (seeds seed, seed + 1, ...)."""
+    if runs < 1:
+        raise ModelError("runs must be at least 1")
+    costs = costs or Costs()
+    compiled = compile_model(model)
+    counter = EventCounter(compiled, zappers(model))
+    cost_fn = ReaperCostFn(compiled, costs)
+    start = {"oom_reaper": costs.reaper_delay} if "reaper_pc" in model.vars else None
+    stats = []
+    for i in range(runs):
+        run = simulate(compiled, scheduler, seed + i, cost=cost_fn, jitter=costs.jitter,
+                       start_clocks=start)
+        if run.end != "final":
+            raise ModelError(f"simulation of {model.name} ended in {run.end} (seed {seed + i})")
+        stats.append(run_stats(compiled, run, counter))
+    ev = [s.total_events for s in stats]
+    actors = list(stats[0].spin)
+    return Summary(
+        scheduler, runs, statistics.fmean(ev), max(ev),
+        statistics.fmean(s.total_spin for s in stats),
+        statistics.fmean(s.work for s in stats),
+        statistics.fmean(s.makespan for s in stats),
+        {a: statistics.fmean(s.spin[a] for s in stats) for a in actors},
+        statistics.pstdev(ev) if len(ev) > 1 else 0.0,
+    )
+
+
+@dataclass
+class Row:
+    """Forward and reverse at one size."""
+
+    vmas: int
+    ptes: int
+    worst: dict[str, int | None]  # walk -> exhaustive worst case (None: not computed)
+    random: dict[str, Summary]
+    timed: dict[str, Summary]
+
+
+def measure_row(vmas: int, ptes: int, runs: int, seed: int = 0, costs: Costs | None = None,
+                exhaustive: bool = False, knobs: dict[str, str] | None = None) -> Row:
+    worst: dict[str, int | None] = {}
+    rnd: dict[str, Summary] = {}
+    tmd: dict[str, Summary] = {}
+    for walk in WALKS:
+        m = contention_model(walk, vmas, ptes, knobs)
+        worst[walk] = worst_case_events(compile_model(m)) if exhaustive else None
+        rnd[walk] = measure(m, "random", runs, seed, costs)
+        tmd[walk] = measure(m, "timed", runs, seed, costs)
+    return Row(vmas, ptes, worst, rnd, tmd)
+
+
+def _ratio(a: float, b: float) -> float:
+    if b == 0:
+        return math.inf if a > 0 else 1.0
+    return a / b
+
+
+def _fmt_ratio(r: float) -> str:
+    if math.isinf(r):
+        return "inf"
+    return f"{r:.0f}x" if r >= 100 else f"{r:.1f}x" if r >= 10 else f"{r:.2f}x"
+
+
+def _share(s: Summary) -> float:
+    """The fraction of the zappers' work spent spinning on a PTL."""
+    return s.spin / s.work if s.work else 0.0
+
+
+def seed_ratios() -> dict[str, float]:
+    s = SEED
+    return {"spin": s["spin_forward"] / s["spin_reverse"],
+            "work": s["work_forward"] / s["work_reverse"],
+            "share_forward": s["spin_forward"] / s["work_forward"],
+            "share_reverse": s["spin_reverse"] / s["work_reverse"]}
+
+
+def table_markdown(rows: Sequence[Row]) -> str:
+    """The forward/reverse table (cells read "forward / reverse"), the seed's reference last."""
+    head = ("| K | P | worst events | random events | random spin | timed events | timed spin "
+            "| spin f/r | spin share of work | work | work f/r | makespan f/r |")
+    lines = [head, "|" + "---:|" * 12]
+    for r in rows:
+        f, v = r.timed["forward"], r.timed["reverse"]
+        rf, rv = r.random["forward"], r.random["reverse"]
+        worst = "-" if r.worst["forward"] is None else f"{r.worst['forward']} / {r.worst['reverse']}"
+        lines.append(
+            f"| {r.vmas} | {r.ptes} | {worst} | {rf.events:.2f} / {rv.events:.2f} "
+            f"| {rf.spin:.0f} / {rv.spin:.0f} "
+            f"| {f.events:.2f} / {v.events:.2f} | {f.spin:.1f} / {v.spin:.1f} "
+            f"| {_fmt_ratio(_ratio(f.spin, v.spin))} | {_share(f):.1%} / {_share(v):.2%} "
+            f"| {f.work:.0f} / {v.work:.0f} | {_fmt_ratio(_ratio(f.work, v.work))} "
+            f"| {_fmt_ratio(_ratio(f.makespan, v.makespan))} |")
+    s, q = SEED, seed_ratios()
+    lines.append(
+        f"| seed | arm64 | | | | | {s['spin_forward']} / {s['spin_reverse']} ms "
+        f"| {_fmt_ratio(q['spin'])} | {q['share_forward']:.1%} / {q['share_reverse']:.2%} "
+        f"| {s['work_forward']} / {s['work_reverse']} ms | {_fmt_ratio(q['work'])} | n/a |")
+    return "\n".join(lines)
+
+
+def conclusion(rows: Sequence[Row], sens: Sequence[Sensitivity] = ()) -> str:
+    """Whether the model reproduces the seed's direction and size, and under which scheduler."""
+    big = max(rows, key=lambda r: (r.vmas * r.ptes, r.vmas))
+    tf, tv = big.timed["forward"], big.timed["reverse"]
+    rf, rv = big.random["forward"], big.random["reverse"]
+    q = seed_ratios()
+    judged = [r for r in rows if r.vmas >= 4] or list(rows)
+    timed_dir = all(r.timed["forward"].spin > r.timed["reverse"].spin
+                    and r.timed["forward"].events > r.timed["reverse"].events
+                    and r.timed["forward"].work > r.timed["reverse"].work for r in judged)
+    rand_dir = all(r.random["forward"].events > r.random["reverse"].events for r in judged)
+    shares_f = [_share(r.timed["forward"]) for r in judged]
+    shares_v = [_share(r.timed["reverse"]) for r in judged]
+    works = [_ratio(r.timed["forward"].work, r.timed["reverse"].work) for r in judged]
+    worst = [r for r in rows if r.worst["forward"] is not None]
+    close = 0.5 <= statistics.fmean(shares_f) / q["share_forward"] <= 2.0 and \
+        all(abs(w - q["work"]) <= 0.25 for w in works)
+    order = "of the seed's order" if close else "NOT of the seed's order"
+    out = [
+        f"Direction: {'reproduced' if timed_dir else 'NOT reproduced'} under the timed "
+        "scheduler: at every size with K >= 4 the reverse walk has fewer contention events, "
+        "less PTL spin and less work than the forward walk"
+        f"{'' if timed_dir else ' - not so at some size'}. Under the random scheduler the "
+        f"reverse walk has fewer events at every such size: {'yes' if rand_dir else 'NO'}; "
+        "but see below for the size.",
+    ]
+    if worst:
+        w = ", ".join(f"K={r.vmas},P={r.ptes}: {r.worst['forward']} / {r.worst['reverse']}"
+                      for r in worst)
+        out.append(f"Worst case over all interleavings (forward / reverse): {w}. A forward walk "
+                   "can collide on every table (K events), a reverse walk at most once, where "
+                   "the two walks cross.")
+    size = (
+        f"Size, timed scheduler: with the default costs the share of the two zappers' work spent "
+        f"spinning is {min(shares_f):.1%}-{max(shares_f):.1%} forward and {min(shares_v):.2%}-"
+        f"{max(shares_v):.2%} reverse (seed: {q['share_forward']:.1%} and "
+        f"{q['share_reverse']:.2%}), and the work ratio forward/reverse is {min(works):.2f}-"
+        f"{max(works):.2f}x (seed: {q['work']:.2f}x). Both hardly depend on K and are "
+        f"{order}.")
+    if sens:
+        sh = [_share(s.forward) for s in sens]
+        wr = [_ratio(s.forward.work, s.reverse.work) for s in sens]
+        brackets = min(sh) <= q["share_forward"] <= max(sh) and min(wr) <= q["work"] <= max(wr)
+        size += (f" They depend on the cost model, which is chosen, not measured: across the cost "
+                 f"variants of the sensitivity table the forward share is {min(sh):.0%}-"
+                 f"{max(sh):.0%} and the work ratio {min(wr):.2f}-{max(wr):.2f}x, which "
+                 f"{'brackets' if brackets else 'does NOT bracket'} the seed; so "
+                 "the model reproduces the size of the effect on the total (a sizeable part of "
+                 "the forward work is PTL spin, and the reverse walk saves about that), not its "
+                 "exact value.")
+    per_event = tf.spin / tf.events if tf.events else 0.0
+    size += (
+        f" The spin ratio forward/reverse is a different matter: at K={big.vmas}, P={big.ptes} "
+        f"it is {_fmt_ratio(_ratio(tf.spin, tv.spin))} ({tf.events:.1f} vs {tv.events:.2f} "
+        f"events; {per_event:.0f} spin per forward event), against the seed's "
+        f"{_fmt_ratio(q['spin'])}. Forward spin grows linearly with K. Reverse spin is at "
+        "most one table's worth per run, and only in the runs where the two walks reach the "
+        f"crossing table at the same time ({tv.events:.0%} of runs here)")
+    line = sorted((r for r in rows if r.ptes == big.ptes), key=lambda r: r.vmas)
+    if len(line) > 1:
+        a, b = line[0], line[-1]
+        size += (f"; that grows with K as the jitter accumulates and the walkers' phase at the "
+                 f"crossing gets random (P={big.ptes}: {a.timed['reverse'].events:.0%} of runs "
+                 f"at K={a.vmas}, {b.timed['reverse'].events:.0%} at K={b.vmas}; see also the "
+                 "jitter rows of the sensitivity table)")
+    size += (". So the spin ratio is set by how often the crossing collides, which depends on "
+             "timing noise the model does not pin down, not on the walk order alone; the seed's "
+             "residual 1.0 ms is of that kind, or comes from locks the model leaves out.")
+    finite = [(r, _ratio(r.timed["forward"].spin, r.timed["reverse"].spin)) for r in rows]
+    finite = [(r, x) for r, x in finite if math.isfinite(x)]
+    if finite:
+        lo, hi = min(finite, key=lambda rx: rx[1]), max(finite, key=lambda rx: rx[1])
+        zero = len(rows) - len(finite)
+        size += (f" Across the table the timed spin ratio runs from {_fmt_ratio(lo[1])} "
+                 f"(K={lo[0].vmas}, P={lo[0].ptes}) to {_fmt_ratio(hi[1])} (K={hi[0].vmas}, "
+                 f"P={hi[0].ptes})" + (f", and is infinite at {zero} size(s) where no reverse "
+                                       "run spun at all" if zero else "")
+                 + f"; the seed's {_fmt_ratio(q['spin'])} lies "
+                 + ("inside" if lo[1] <= q["spin"] <= hi[1] else "outside") + " that range.")
+    out.append(size)
+    out.append(
+        f"Size, random scheduler: at K={big.vmas}, P={big.ptes} {rf.events:.2f} vs "
+        f"{rv.events:.2f} events, spin {_fmt_ratio(_ratio(rf.spin, rv.spin))}: only the "
+        "direction, not the size (forward collides on a few tables, not on every one).")
+    out.append(
+        "Why. Under the timed scheduler exit_mmap and the reaper advance at comparable speeds, "
+        "as two CPUs do. Walking the same way they leapfrog: the one that unlocks table v goes "
+        "on to flush its gather outside the lock, the other passes v (already cleared, cheap), "
+        "takes v+1 first and clears it, and the first then spins on v+1. So one of them waits "
+        "on every table, and both take turns waiting, as in the seed (exit_mmap 10.0 ms, "
+        "reaper 23.1 ms; the model splits it about evenly, or all on the reaper when flushing "
+        "costs nothing). Walking towards each other they share no table until they cross, once, "
+        "in the middle. The random scheduler picks a cheap step and an expensive one with equal "
+        "probability, so the distance between the walkers is a random walk in steps, not in "
+        "time: forward walkers drift apart and meet only now and then, and a waiter's clock can "
+        "be far from the holder's, so its spin figures are noisy.")
+    return "\n\n".join(out)
+
+
+def plot(rows: Sequence[Row], path: str) -> None:
+    """contention.png: events, spin share and ratios against K (and P), with the seed's figures."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    q = seed_ratios()
+    p_main = _main_p(rows)
+    by_k = sorted((r for r in rows if r.ptes == p_main), key=lambda r: r.vmas)
+    k_main = _main_k(rows)
+    by_p = sorted((r for r in rows if r.vmas == k_main), key=lambda r: r.ptes)
+    fig, ax = plt.subplots(2, 2, figsize=(12, 9))
+    ks = [r.vmas for r in by_k]
+
+    a = ax[0][0]
+    for walk, style in (("forward", "-"), ("reverse", "--")):
+        a.plot(ks, [r.timed[walk].events for r in by_k], "o" + style, label=f"timed {walk}")
+        a.plot(ks, [r.random[walk].events for r in by_k], "s" + style, label=f"random {walk}")
+    wk = [r for r in by_k if r.worst["forward"] is not None]
+    for walk, mk in (("forward", "^"), ("reverse", "v")):
+        if wk:
+            a.plot([r.vmas for r in wk], [r.worst[walk] for r in wk], mk, color="k", ms=9,
+                   label=f"worst case {walk} (exhaustive)")
+    a.set_xlabel("K (VMAs)")
+    a.set_ylabel("PTL contention events per run")
+    a.set_title(f"contention events (mean; worst case), P={p_main}")
+    a.legend(fontsize=8)
+
+    a = ax[0][1]
+    for walk, style in (("forward", "-"), ("reverse", "--")):
+        a.plot(ks, [100 * _share(r.timed[walk]) for r in by_k], "o" + style, label=f"timed {walk}")
+        a.plot(ks, [100 * _share(r.random[walk]) for r in by_k], "s" + style,
+               label=f"random {walk}")
+    a.axhline(100 * q["share_forward"], color="r", lw=1, label="seed forward (33.1 / 167.1 ms)")
+    a.axhline(100 * q["share_reverse"], color="r", ls=":", lw=1,
+              label="seed reverse (1.0 / 132.6 ms)")
+    a.set_xlabel("K (VMAs)")
+    a.set_ylabel("PTL spin, % of the zappers' work")
+    a.set_title(f"share of work spent spinning, P={p_main}")
+    a.legend(fontsize=8)
+
+    a = ax[1][0]
+    for sched, mk in (("timed", "o-"), ("random", "s-")):
+        pts = [(r.vmas, _ratio(getattr(r, sched)["forward"].spin, getattr(r, sched)["reverse"].spin))
+               for r in by_k]
+        pts = [(k, x) for k, x in pts if math.isfinite(x) and x > 0]
+        if pts:
+            a.plot(*zip(*pts, strict=True), mk, label=f"spin fwd/rev, {sched}")
+    a.plot(ks, [_ratio(r.timed["forward"].work, r.timed["reverse"].work) for r in by_k],
+           "o--", label="work fwd/rev, timed")
+    a.plot(ks, [_ratio(r.timed["forward"].makespan, r.timed["reverse"].makespan) for r in by_k],
+           "d--", label="makespan fwd/rev, timed")
+    a.axhline(q["spin"], color="r", lw=1, label="seed spin 33.1 / 1.0 ms")
+    a.axhline(q["work"], color="r", ls=":", lw=1, label="seed total 167.1 / 132.6 ms")
+    a.set_yscale("log")
+    a.set_xlabel("K (VMAs)")
+    a.set_ylabel("forward / reverse")
+    a.set_title(f"ratios, P={p_main} (sizes where no reverse run spun are left out)")
+    a.legend(fontsize=8)
+
+    a = ax[1][1]
+    if len(by_p) > 1:
+        ps = [r.ptes for r in by_p]
+        a.plot(ps, [100 * _share(r.timed["forward"]) for r in by_p], "o-",
+               label="spin share forward, timed (%)")
+        a.plot(ps, [100 * _share(r.timed["reverse"]) for r in by_p], "o--",
+               label="spin share reverse, timed (%)")
+        a.plot(ps, [100 * (_ratio(r.timed["forward"].work, r.timed["reverse"].work) - 1)
+                    for r in by_p], "d-", label="work saved by reverse, timed (%)")
+        a.axhline(100 * q["share_forward"], color="r", lw=1, label="seed spin share forward")
+        a.axhline(100 * (q["work"] - 1), color="r", ls=":", lw=1, label="seed work saved")
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
+        a.set_xlabel("P (PTEs per table)")
+        a.set_ylabel("%")
+        a.set_title(f"against P, K={k_main}")
+        a.legend(fontsize=8)
+    else:
+        a.set_axis_off()
+    for a in (ax[0][0], ax[0][1], ax[1][0]):
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.suptitle("PTL contention, exit_mmap vs OOM reaper: forward (<= 6.17) vs reverse (6.18) "
+                 "walk (oomcheck reaper model)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _main_p(rows: Sequence[Row]) -> int:
+    counts: dict[int, int] = {}
+    for r in rows:
+        counts[r.ptes] = counts.get(r.ptes, 0) + 1
+    return max(counts, key=lambda p: (counts[p], p))
+
+
+def _main_k(rows: Sequence[Row]) -> int:
+    counts: dict[int, int] = {}
+    for r in rows:
+        counts[r.vmas] = counts.get(r.vmas, 0) + 1
+    return max(counts, key=lambda k: (counts[k], k))
+
+
+# ----------------------------------------------------------------------------------------------
+# the whole experiment
+# ----------------------------------------------------------------------------------------------
+
+DEFAULT_SIM_SIZES = ((2, 4), (4, 4), (8, 4), (16, 4), (24, 4), (32, 4),
+                     (16, 1), (16, 2), (16, 8))
+# exhaustive worst case: cheap up to K = 8 with these knobs (K=12, P=2 takes ~10 s per walk)
+DEFAULT_EXHAUSTIVE_SIZES = ((2, 4), (4, 4), (8, 4), (4, 3))
+SENSITIVITY_SIZE = (16, 4)
+
+
+@dataclass
+class Report:
+    rows: list[Row]
+    markdown: str
+    conclusion: str
+    costs: Costs
+    runs: int
+    sensitivity: list[Sensitivity] = field(default_factory=list)
+    sensitivity_markdown: str = ""
+    knobs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Sensitivity:
+    """The timed scheduler's figures at one size under a changed cost model."""
+
+    label: str
+    costs: Costs
+    forward: Summary
+    reverse: Summary
+
+
+# Cost variants around the default: the figures that "match" the seed depend on these ratios.
+SENSITIVITY = (
+    ("default", {}),
+    ("flush cheaper (free_page 2)", {"free_page": 2.0}),
+    ("no flush cost (free_page 0)", {"free_page": 0.0}),
+    ("clearing cheaper (zap_present 5)", {"zap_present": 5.0}),
+    ("clearing dearer (zap_present 20)", {"zap_present": 20.0}),
+    ("jitter 0.05", {"jitter": 0.05}),
+    ("jitter 0.5", {"jitter": 0.5}),
+    ("reaper starts 100 later", {"reaper_delay": 100.0}),
+    ("reaper starts 400 later", {"reaper_delay": 400.0}),
+)
+
+
+def sensitivity(vmas: int, ptes: int, runs: int, seed: int = 0, costs: Costs | None = None,
+                knobs: dict[str, str] | None = None,
+                variants: Sequence[tuple[str, dict[str, float]]] = SENSITIVITY) -> list[Sensitivity]:
+    """Timed forward/reverse figures at one size for each cost variant."""
+    base = costs or Costs()
+    models = {w: contention_model(w, vmas, ptes, knobs) for w in WALKS}
+    out = []
+    for label, kw in variants:
+        c = replace(base, **kw)
+        out.append(Sensitivity(label, c, measure(models["forward"], "timed", runs, seed, c),
+                               measure(models["reverse"], "timed", runs, seed, c)))
+    return out
+
+
+def sensitivity_markdown(rows: Sequence[Sensitivity], vmas: int, ptes: int) -> str:
+    q = seed_ratios()
+    lines = [f"Timed scheduler at K={vmas}, P={ptes}, cost variants (cells: forward / reverse):",
+             "",
+             "| costs | events | spin share of work | work f/r | spin exit_mmap / reaper, fwd |",
+             "|---|---:|---:|---:|---:|"]
+    for s in rows:
+        f, v = s.forward, s.reverse
+        split = " / ".join(f"{x:.0f}" for x in f.spin_by_actor.values())
+        lines.append(f"| {s.label} | {f.events:.2f} / {v.events:.2f} "
+                     f"| {_share(f):.1%} / {_share(v):.2%} "
+                     f"| {_fmt_ratio(_ratio(f.work, v.work))} | {split} |")
+    sd = SEED
+    lines.append(f"| seed (ms) | | {q['share_forward']:.1%} / {q['share_reverse']:.2%} "
+                 f"| {_fmt_ratio(q['work'])} | {sd['spin_split_forward'][0]} / "
+                 f"{sd['spin_split_forward'][1]} |")
+    return "\n".join(lines)
+
+
+def experiment(sim_sizes: Sequence[tuple[int, int]] = DEFAULT_SIM_SIZES,
+               exhaustive_sizes: Sequence[tuple[int, int]] = DEFAULT_EXHAUSTIVE_SIZES,
+               runs: int = 100, seed: int = 0, costs: Costs | None = None,
+               progress: Callable[[str], None] | None = None,
+               knobs: dict[str, str] | None = None) -> Report:
+    """Every row of the table: exhaustive worst case at the small sizes, simulation at all."""
+    costs = costs or Costs()
+    rows = []
+    sizes = list(dict.fromkeys([*exhaustive_sizes, *sim_sizes]))
+    exh = set(exhaustive_sizes)
+    for k, p in sorted(sizes, key=lambda kp: (kp[1] != _main_p_of(sim_sizes), kp[0], kp[1])):
+        if progress:
+            progress(f"K={k} P={p}" + (" (with exhaustive worst case)" if (k, p) in exh else ""))
+        rows.append(measure_row(k, p, runs, seed, costs, exhaustive=(k, p) in exh, knobs=knobs))
+    sk, sp = SENSITIVITY_SIZE
+    if progress:
+        progress(f"cost sensitivity at K={sk} P={sp}")
+    sens = sensitivity(sk, sp, min(runs, 30), seed, costs, knobs)
+    md = table_markdown(rows)
+    return Report(rows, md, conclusion(rows, sens), costs, runs, sens,
+                  sensitivity_markdown(sens, sk, sp), {**CONTENTION_KNOBS, **(knobs or {})})
+
+
+def _main_p_of(sizes: Sequence[tuple[int, int]]) -> int:
+    counts: dict[int, int] = {}
+    for _, p in sizes:
+        counts[p] = counts.get(p, 0) + 1
+    return max(counts, key=lambda p: (counts[p], p)) if counts else 0
+
+
+def report_markdown(rep: Report) -> str:
+    """contention.md: the table, the definitions, the cost model and the conclusion."""
+    c = rep.costs
+    return "\n".join([
+        "# PTL contention: forward vs reverse reaper walk",
+        "",
+        "Made by `bench/contention.py` (or `oomcheck contention`). K = VMAs (one PTE table and "
+        "PTL each), P = PTEs per table; cells read forward / reverse. `worst` = most contention "
+        "events over every interleaving (exhaustive); `random` and `timed` = means over "
+        f"{rep.runs} seeded runs of each scheduler (oomcheck/checker/simulate.py). A contention "
+        "event is a zapper (exit_mmap's unmap_vmas, the OOM reaper, process_mrelease if enabled) "
+        "at its pte_offset_map_lock step for a table whose PTL another zapper holds, counted "
+        "once per waiting episode. Spin = time blocked at that step; work = summed busy + spin "
+        "time of the zappers (the seed's \"total running time, exit_mmap + reaper work\"); "
+        "makespan = when the last actor finishes. Times are in lock-step units; the seed's are "
+        "ms, so only ratios and shares compare.",
+        "",
+        f"Costs: lock/iterator step {c.lock_step}, clear a present PTE {c.zap_present}, read a "
+        f"cleared PTE {c.zap_none}, free a gathered page {c.free_page}, free_pgtables "
+        f"{c.pgtable_free}/VMA, remove_vma {c.vma_free}/VMA, jitter ±{c.jitter:.0%}, reaper "
+        f"start delay {c.reaper_delay}. Knobs: "
+        + ", ".join(f"{k}={v}" for k, v in (rep.knobs or CONTENTION_KNOBS).items()) + ".",
+        "",
+        rep.markdown,
+        "",
+        "## Sensitivity to the cost model",
+        "",
+        rep.sensitivity_markdown,
+        "",
+        "## Conclusion",
+        "",
+        rep.conclusion,
+        "",
+    ])
