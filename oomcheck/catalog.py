@@ -5,6 +5,7 @@ A user adds a variant or an expectation by editing data under spec/, never an en
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import itertools
@@ -226,9 +227,14 @@ def resolve_variant(catalog: Catalog | None, name_or_path: str) -> Variant:
 
 
 def build_variant(variant: Variant, sizes: dict[str, int], knobs: dict[str, str],
-                  catalog: Catalog | None = None, _depth: int = 0) -> Model:
-    """The model instance of a variant, with extra knobs (which must not contradict it)."""
+                  catalog: Catalog | None = None, max_size: int | None = None,
+                  _depth: int = 0) -> Model:
+    """The model instance of a variant, with extra knobs (which must not contradict it).
+    max_size raises the registry's size maxima (they bound exhaustive checking, not simulation)."""
     spec: ModelSpec = get_model(variant.model)
+    if max_size is not None:
+        spec = dataclasses.replace(spec, sizes={s: (d, lo, max(hi, max_size))
+                                                for s, (d, lo, hi) in spec.sizes.items()})
     for k, v in knobs.items():
         if k in variant.knobs and variant.knobs[k] != v:
             raise ModelError(f"variant {variant.name} fixes knob {k}={variant.knobs[k]}; "
@@ -242,7 +248,7 @@ def build_variant(variant: Variant, sizes: dict[str, int], knobs: dict[str, str]
             cat = catalog if catalog is not None and catalog.model == variant.model \
                 else catalog_for(variant.model)
             base = resolve_variant(cat, variant.base)
-            m = build_variant(base, sizes, {**variant.knobs, **knobs}, cat, _depth + 1)
+            m = build_variant(base, sizes, {**variant.knobs, **knobs}, cat, max_size, _depth + 1)
         else:
             m = spec.instantiate(sizes, {**variant.knobs, **knobs})
         mod = _load_module(variant.file)
@@ -259,3 +265,14 @@ def build_variant(variant: Variant, sizes: dict[str, int], knobs: dict[str, str]
     m.variant = variant.name
     m.provenance = variant.provenance
     return m
+
+
+def model_for(model_name: str, variant_arg: str, spec_path: Path | None, sizes: dict[str, int],
+              knobs: dict[str, str], max_size: int | None = None) -> tuple[Model, Catalog | None]:
+    """The model a command line names: a catalog variant (or a variant file), sizes, knobs."""
+    spec = get_model(model_name)
+    catalog = load_catalog(spec_path) if spec_path else catalog_for(spec.name)
+    variant = resolve_variant(catalog, variant_arg)
+    if variant.model != spec.name:
+        raise ModelError(f"variant {variant_arg} is for model {variant.model}, not {spec.name}")
+    return build_variant(variant, sizes, knobs, catalog, max_size), catalog

@@ -13,14 +13,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from .argtypes import knob as _knob
+from .argtypes import positive as _positive
+from .argtypes import seconds as _seconds
 from .catalog import (
-    Catalog,
     _load_module,
-    build_variant,
-    catalog_for,
     default_catalogs,
     load_catalog,
-    resolve_variant,
+    model_for,
 )
 from .checker.engines import ENGINES, Options
 from .checker.engines import run as run_engine
@@ -28,7 +28,9 @@ from .checker.explicit import Limits
 from .checker.lang import Expr, Model, ModelError, Property
 from .checker.render import result_text, results_json, trace_dot
 from .checker.trace import Result
-from .models import MODELS, get_model
+from .cli_simulate import add_parsers as add_simulate_parsers
+from .cli_simulate import run as run_simulate
+from .models import MODELS
 from .verify import echo_to, verify_catalog
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
@@ -42,33 +44,6 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
-
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {v}")
-    return v
-
-
-def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text}")
-    return v
-
-
-def _knob(text: str) -> tuple[str, str]:
-    k, sep, v = text.partition("=")
-    if not sep or not k or not v:
-        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
-    return k, v
 
 
 def _add_limits(p: argparse.ArgumentParser) -> None:
@@ -111,6 +86,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="list models, variants, properties and sizes")
 
+    add_simulate_parsers(sub)
+
     v = sub.add_parser("verify", help="run the spec catalog and compare with expected verdicts")
     v.add_argument("specs", nargs="*", type=Path, help="spec TOML files (default: spec/*.toml)")
     v.add_argument("--format", choices=("text", "json"), default="text")
@@ -131,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args)
         if args.cmd == "list":
             return cmd_list()
+        if args.cmd in ("simulate", "contention"):
+            return run_simulate(args)
         return cmd_verify(args)
     except UsageError as e:
         print(f"oomcheck: usage error: {e} (see 'oomcheck --help')", file=sys.stderr)
@@ -179,13 +158,8 @@ def _instance_label(model: Model) -> str:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    spec = get_model(args.model)
-    catalog: Catalog | None = load_catalog(args.spec) if args.spec else catalog_for(spec.name)
-    variant = resolve_variant(catalog, args.variant)
-    if variant.model != spec.name:
-        raise ModelError(f"variant {args.variant} is for model {variant.model}, not {spec.name}")
     sizes = {s: getattr(args, s) for s in SIZE_OPTIONS if getattr(args, s) is not None}
-    model = build_variant(variant, sizes, dict(args.knob), catalog)
+    model, _ = model_for(args.model, args.variant, args.spec, sizes, dict(args.knob))
     props = _select(model, args.property)
     inv = load_invariant(args.invariant, model) if args.invariant else None
     if inv is not None and args.engine != "induction":
