@@ -325,6 +325,8 @@ class _GraphSearch(_Search):
                 for v in members:
                     if not target[v]:
                         target[v] = 2
+        if not any(target):  # no fair cycle and no stutter state among not-Q states: holds
+            return
         # backward reachability, inside not-Q, from the targets
         rev_off = array("q", [0] * (n + 1))
         for v in range(n):
