@@ -56,7 +56,8 @@ def verify_catalog(cat: Catalog, limits: Limits, progress: Callable | None, cros
     echo(f"{cat.model}  ({cat.path})")
     for i, p in enumerate(props_seen):
         echo(f"  P{i + 1} {p}")
-    echo(f"  {'variant':24}{'knobs':34}{'sizes':16}"
+    kw = max([len(_kv(e.knobs)) for e in cat.expect] + [5]) + 2
+    echo(f"  {'variant':24}{'knobs':{kw}}{'sizes':16}"
          + "".join(f"{'P' + str(i + 1):9}" for i in range(len(props_seen))) + "   states  seconds")
     for e in cat.expect:
         variant = resolve_variant(cat, e.variant)
@@ -84,8 +85,7 @@ def verify_catalog(cat: Catalog, limits: Limits, progress: Callable | None, cros
                                  "verdict": r.verdict, "engine": r.engine, "strength": r.strength,
                                  "states": r.states, "seconds": round(r.seconds, 3), "ok": ok})
             states = results[0].states if results else 0
-            knobs = _kv(e.knobs)
-            echo(f"  {e.variant:24}{knobs[:33]:34}{_kv(point):16}" + "".join(cells)
+            echo(f"  {e.variant:24}{_kv(e.knobs):{kw}}{_kv(point):16}" + "".join(cells)
                  + f" {states:>8}  {secs:7.2f}")
             if cross and n == 0:
                 _cross_check(model, props, got, cross_timeout, cross_depth, rep)
