@@ -25,7 +25,7 @@ from .catalog import (
 from .checker.engines import ENGINES, Options
 from .checker.engines import run as run_engine
 from .checker.explicit import Limits
-from .checker.lang import Expr, Model, ModelError, Property
+from .checker.lang import Expr, Model, ModelError
 from .checker.render import result_text, results_json, trace_dot
 from .checker.trace import Result
 from .cli_simulate import add_parsers as add_simulate_parsers
@@ -140,18 +140,6 @@ def _progress(label: str, quiet: bool):  # type: ignore[no-untyped-def]
     return report
 
 
-def _select(model: Model, names: list[str]) -> list[Property]:
-    if not names:
-        return list(model.properties.values())
-    out = []
-    for n in names:
-        if n not in model.properties:
-            raise ModelError(f"model {model.name} has no property {n!r} "
-                             f"(properties: {', '.join(model.properties)})")
-        out.append(model.properties[n])
-    return out
-
-
 def _instance_label(model: Model) -> str:
     sizes = " ".join(f"{k}={v}" for k, v in model.sizes.items())
     return f"{model.name} {model.variant} {sizes}"
@@ -160,7 +148,7 @@ def _instance_label(model: Model) -> str:
 def cmd_check(args: argparse.Namespace) -> int:
     sizes = {s: getattr(args, s) for s in SIZE_OPTIONS if getattr(args, s) is not None}
     model, _ = model_for(args.model, args.variant, args.spec, sizes, dict(args.knob))
-    props = _select(model, args.property)
+    props = model.select(args.property)
     inv = load_invariant(args.invariant, model) if args.invariant else None
     if inv is not None and args.engine != "induction":
         raise ModelError("--invariant goes with --engine induction")

@@ -19,7 +19,7 @@ from .checker.bmc import bmc_liveness, bmc_safety
 from .checker.engines import Options
 from .checker.engines import run as run_engine
 from .checker.explicit import Limits, check_explicit
-from .checker.lang import Model, ModelError, Property
+from .checker.lang import Model, Property
 from .checker.trace import Result
 
 
@@ -33,16 +33,6 @@ class Report:
 
 def _kv(d: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in d.items())
-
-
-def _select(model: Model, names: list[str]) -> list[Property]:
-    out = []
-    for n in names:
-        if n not in model.properties:
-            raise ModelError(f"model {model.name} has no property {n!r} "
-                             f"(properties: {', '.join(model.properties)})")
-        out.append(model.properties[n])
-    return out
 
 
 def verify_catalog(cat: Catalog, limits: Limits, progress: Callable | None, cross: bool,
@@ -63,7 +53,7 @@ def verify_catalog(cat: Catalog, limits: Limits, progress: Callable | None, cros
         variant = resolve_variant(cat, e.variant)
         for n, point in enumerate(e.size_points()):
             model = build_variant(variant, point, e.knobs, cat)
-            props = _select(model, list(e.verdicts))
+            props = model.select(list(e.verdicts))
             t0 = time.perf_counter()
             results = check_explicit(model, props, limits, progress(model) if progress else None)
             secs = time.perf_counter() - t0
@@ -132,7 +122,7 @@ def _proofs(cat: Catalog, pe: ProofExpectation, limits: Limits, rep: Report,
     variant = resolve_variant(cat, pe.variant)
     for point in pe.size_points():
         model = build_variant(variant, point, pe.knobs, cat)
-        props = _select(model, list(pe.expect))
+        props = model.select(list(pe.expect))
         results = run_engine(model, props, Options(pe.engine, depth=pe.depth, timeout=120.0,
                                                    limits=limits))
         for r in results:

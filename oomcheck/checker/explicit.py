@@ -144,9 +144,7 @@ class _LayerSearch(_Search):
         comp = self.comp
         expand = comp.expand
         final = self.final
-        inits = comp.initial_states()
-        if not inits:
-            raise ModelError("the model has no initial state (the init constraints exclude all)")
+        inits = _initial_states(comp)
         self.seen = seen = set(inits)
         self.layers = layers = [inits]
         n_inv = len(self.invs)
@@ -221,9 +219,7 @@ class _GraphSearch(_Search):
         comp = self.comp
         expand = comp.expand
         final = self.final
-        inits = comp.initial_states()
-        if not inits:
-            raise ModelError("the model has no initial state (the init constraints exclude all)")
+        inits = _initial_states(comp)
         self.n_init = len(inits)
         self.index = index = {s: i for i, s in enumerate(inits)}
         self.states = states = list(inits)
@@ -459,6 +455,13 @@ class _GraphSearch(_Search):
                     seen.add(w)
                     dq.append(w)
         return sorted(seen)
+
+
+def _initial_states(comp: Compiled) -> list[int]:
+    inits = comp.initial_states()
+    if not inits:
+        raise ModelError("the model has no initial state (the init constraints exclude all)")
+    return inits
 
 
 def _sccs(n: int, off: array, succ: array, in_r: bytearray) -> tuple[list[list[int]], array]:

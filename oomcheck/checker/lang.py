@@ -401,30 +401,16 @@ class Model:
     def actor(self, kind: str, display: str) -> None:
         self.actor_names[kind] = display
 
-    def action(
-        self,
-        name: str,
-        *,
-        func: str,
-        file: str,
-        step: str = "",
-        params: Mapping[str, str] | None = None,
-        actor: str,
-        guard: Callable[..., Operand] | Operand = True,
-        updates: Callable[..., Mapping] | Mapping | None = None,
-        fair: bool = True,
-    ) -> Action:
-        a = self.make_action(
-            name, func=func, file=file, step=step, params=params, actor=actor,
-            guard=guard, updates=updates, fair=fair,
-        )
+    def action(self, name: str, **kw: object) -> Action:
+        """Define and add an action; the keywords are make_action's."""
+        a = self.make_action(name, **kw)  # type: ignore[arg-type]
         if any(x.name == name for x in self.actions):
             raise ModelError(f"action {name} defined twice")
         self.actions.append(a)
         return a
 
     def make_action(
-        self,
+        self,  # builds an action without adding it (replace_action uses it too)
         name: str,
         *,
         func: str,
@@ -468,6 +454,16 @@ class Model:
 
     def leads_to(self, name: str, p: Operand, q: Operand, doc: str) -> None:
         self._prop(Property(name, "leads_to", doc, lift(q), lift(p)))
+
+    def select(self, names: list[str]) -> list[Property]:
+        """The named properties (all of them when names is empty), or one clear error."""
+        if not names:
+            return list(self.properties.values())
+        for n in names:
+            if n not in self.properties:
+                raise ModelError(f"model {self.name} has no property {n!r} "
+                                 f"(properties: {', '.join(self.properties)})")
+        return [self.properties[n] for n in names]
 
     def _prop(self, p: Property) -> None:
         if p.name in self.properties:
