@@ -224,8 +224,6 @@ class _GraphSearch(_Search):
         self.index = index = {s: i for i, s in enumerate(inits)}
         self.states = states = list(inits)
         self.parent = parent = array("q", [-1] * len(inits))
-        self.pact = pact = array("q", [-1] * len(inits))
-        depth_of = array("l", [0] * len(inits))
         self.off = off = array("q", [0])
         self.succ = succ = array("q")
         self.sact = sact = array("l")
@@ -233,7 +231,10 @@ class _GraphSearch(_Search):
         found: dict[str, int] = {}
         buf: list[tuple[int, int]] = []
         i = 0
+        depth, layer_end = 0, len(states)  # states are numbered in BFS order, layer by layer
         while i < len(states):
+            if i == layer_end:
+                depth, layer_end = depth + 1, len(states)
             s = states[i]
             buf.clear()
             bad = expand(s, buf)
@@ -250,16 +251,14 @@ class _GraphSearch(_Search):
                     index[ns] = j
                     states.append(ns)
                     parent.append(i)
-                    pact.append(aid)
-                    depth_of.append(depth_of[i] + 1)
                 succ.append(j)
                 sact.append(aid)
             off.append(len(succ))
             i += 1
             if i & 4095 == 0:
-                self.budget.check(len(states), depth_of[i - 1])
+                self.budget.check(len(states), depth)
         self.transitions = len(succ)
-        self.depth = max(depth_of) if depth_of else 0
+        self.depth = depth
         for name, v in found.items():
             targets = [p.name for p in self.props if p.kind == "deadlock"] if name == "<deadlock>" \
                 else [name]
@@ -272,12 +271,14 @@ class _GraphSearch(_Search):
                 self._liveness(p, fair)
 
     def _stem(self, v: int) -> tuple[list[int], list[int]]:
-        sts, acts = [], []
-        while v >= 0:
-            sts.append(v)
-            if self.pact[v] >= 0:
-                acts.append(self.pact[v])
-            v = self.parent[v]
+        """The BFS tree path to v; each step's action is read back from the parent's edges."""
+        sts, acts = [v], []
+        while self.parent[v] >= 0:
+            p = self.parent[v]
+            acts.append(next(self.sact[e] for e in range(self.off[p], self.off[p + 1])
+                             if self.succ[e] == v))
+            sts.append(p)
+            v = p
         sts.reverse()
         acts.reverse()
         return [self.states[x] for x in sts], acts
