@@ -211,6 +211,19 @@ def _load_module(path: Path) -> object:
     return mod
 
 
+def call_user(path: Path, kind: str, name: str, *args: object) -> object:
+    """Call name(*args) from a user's file; any failure becomes one clear ModelError."""
+    fn = getattr(_load_module(path), name, None)
+    if not callable(fn):
+        raise ModelError(f"{kind} file {path} must define {name}(model)")
+    try:
+        return fn(*args)
+    except ModelError as e:
+        raise ModelError(f"{kind} file {path}: {e}") from None
+    except Exception as e:  # a user's file: report, never trace back
+        raise ModelError(f"{kind} file {path}: {name}() failed: {type(e).__name__}: {e}") from None
+
+
 def resolve_variant(catalog: Catalog | None, name_or_path: str) -> Variant:
     if name_or_path.endswith(".py") or "/" in name_or_path:
         return variant_from_file(Path(name_or_path))
@@ -251,14 +264,7 @@ def build_variant(variant: Variant, sizes: dict[str, int], knobs: dict[str, str]
             m = build_variant(base, sizes, {**variant.knobs, **knobs}, cat, max_size, _depth + 1)
         else:
             m = spec.instantiate(sizes, {**variant.knobs, **knobs})
-        mod = _load_module(variant.file)
-        try:
-            derived = mod.derive(m.derive(variant.name))  # type: ignore[attr-defined]
-        except ModelError as e:
-            raise ModelError(f"variant file {variant.file}: {e}") from None
-        except Exception as e:  # a user's file: report, never trace back
-            raise ModelError(f"variant file {variant.file}: derive() failed: "
-                             f"{type(e).__name__}: {e}") from None
+        derived = call_user(variant.file, "variant", "derive", m.derive(variant.name))
         if not isinstance(derived, Model):
             raise ModelError(f"variant file {variant.file}: derive() must return the model")
         m = derived

@@ -17,7 +17,7 @@ from .argtypes import knob as _knob
 from .argtypes import positive as _positive
 from .argtypes import seconds as _seconds
 from .catalog import (
-    _load_module,
+    call_user,
     default_catalogs,
     load_catalog,
     model_for,
@@ -176,17 +176,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def load_invariant(path: Path, model: Model) -> Expr:
-    mod = _load_module(path)
-    fn = getattr(mod, "invariant", None)
-    if not callable(fn):
-        raise ModelError(f"invariant file {path} must define invariant(model)")
-    try:
-        e = fn(model)
-    except ModelError as err:
-        raise ModelError(f"invariant file {path}: {err}") from None
-    except Exception as err:  # a user's file: report, never trace back
-        raise ModelError(f"invariant file {path}: invariant() failed: "
-                         f"{type(err).__name__}: {err}") from None
+    e = call_user(path, "invariant", "invariant", model)
     if not isinstance(e, Expr):
         raise ModelError(f"invariant file {path}: invariant() must return a model expression")
     return e

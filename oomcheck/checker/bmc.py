@@ -15,7 +15,7 @@ import z3
 from .compile import compile_model
 from .lang import Model, ModelError, Property
 from .symbolic import Encoder, Vec
-from .trace import Result, build_trace
+from .trace import Result, Trace, build_trace
 
 
 def safety_goal(enc: Encoder, p: Property, s: Vec) -> z3.BoolRef:
@@ -44,6 +44,14 @@ def _type_error(enc: Encoder, m: z3.ModelRef, s: Vec) -> None:
         if vals[k] not in d.type.values():
             raise ModelError(f"a reachable step assigns {vals[k]} to {enc.layout.name(k)}, "
                              f"outside its type {d.type}")
+
+
+def counterexample(model: Model, enc: Encoder, m: z3.ModelRef, states: list[Vec]) -> Trace:
+    """The path a satisfying model describes; its last state may leave a type (a model error)."""
+    if not z3.is_true(m.eval(enc.type_ok(states[-1]), model_completion=True)):
+        _type_error(enc, m, states[-1])
+    vals = [enc.pack(enc.values(m, s)) for s in states]
+    return build_trace(enc.layout, enc.instances, vals, actions_between(model, vals))
 
 
 def actions_between(model: Model, packed: list[int]) -> list[int]:
@@ -77,11 +85,7 @@ def bmc_safety(model: Model, p: Property, depth: int, timeout: float) -> Result:
         sol.add(z3.Not(goal))
         r = sol.check()
         if r == z3.sat:
-            m = sol.model()
-            if not z3.is_true(m.eval(enc.type_ok(states[k]), model_completion=True)):
-                _type_error(enc, m, states[k])
-            vals = [enc.pack(enc.values(m, s)) for s in states]
-            tr = build_trace(enc.layout, enc.instances, vals, actions_between(model, vals))
+            tr = counterexample(model, enc, sol.model(), states)
             return _result(p, "violated", "bmc", t0, k, {"kind": "bounded", "depth": k}, tr)
         if r == z3.unknown:
             return _unknown(p, "bmc", f"solver: {sol.reason_unknown()} at depth {k}", t0, k)

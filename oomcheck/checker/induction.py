@@ -11,7 +11,7 @@ import time
 
 import z3
 
-from .bmc import BITS, _type_error, actions_between, safety_goal, sat_solver
+from .bmc import BITS, counterexample, safety_goal, sat_solver
 from .lang import Expr, Model, Property
 from .symbolic import Encoder
 from .trace import Result, build_trace
@@ -38,11 +38,7 @@ def k_induction(model: Model, p: Property, max_k: int, timeout: float) -> Result
         sol.add(*base, z3.Not(safety_goal(enc, p, base_states[k])))
         r = sol.check()
         if r == z3.sat:
-            m = sol.model()
-            if not z3.is_true(m.eval(enc.type_ok(base_states[k]), model_completion=True)):
-                _type_error(enc, m, base_states[k])
-            vals = [enc.pack(enc.values(m, s)) for s in base_states]
-            tr = build_trace(enc.layout, enc.instances, vals, actions_between(model, vals))
+            tr = counterexample(model, enc, sol.model(), base_states)
             return _res(p, "violated", t0, k, {"kind": "bounded", "depth": k}, tr)
         if r == z3.unknown:
             return _res(p, "unknown", t0, k, {"kind": "bounded", "depth": k},
