@@ -16,24 +16,27 @@ def initial_states(n: int) -> list[tuple]:
     out = []
     for pcs in itertools.product((RUNNING, SLEEP), repeat=n):
         frozen = tuple(1 if p == SLEEP else 0 for p in pcs)
-        out.append((pcs, frozen, (0,) * n, (0,) * n, 0, 0, 0, IDLE, 0))
+        out.append((pcs, frozen, (0,) * n, (0,) * n, 0, 0, 0, IDLE, (0,) * n))
     return out
 
 
 def successors(s: tuple, n: int) -> list[tuple]:
-    pc, frozen, sigkill, memdie, gexit, oom_mm, victims, opc, tnext = s
+    pc, frozen, sigkill, memdie, gexit, oom_mm, victims, opc, thawed = s
     out = []
     if opc == IDLE:
-        out.append((pc, frozen, (1,) * n, memdie, 1, oom_mm, victims, MARK, tnext))
+        out.append((pc, frozen, (1,) * n, memdie, 1, oom_mm, victims, MARK, thawed))
     elif opc == MARK:
         md = (1, *memdie[1:])
-        out.append((pc, frozen, sigkill, md, gexit, 1, victims, THAW, 0))
+        out.append((pc, frozen, sigkill, md, gexit, 1, victims, THAW, thawed))
     elif opc == THAW:
-        if tnext < n:
-            fz = (*frozen[:tnext], 0, *frozen[tnext + 1:])
-            out.append((pc, fz, sigkill, memdie, gexit, oom_mm, victims, THAW, tnext + 1))
-        else:
-            out.append((pc, frozen, sigkill, memdie, gexit, oom_mm, victims + 1, DONE, tnext))
+        # thaw_process visits the threads in any order, one per step
+        for t in range(n):
+            if not thawed[t]:
+                fz = (*frozen[:t], 0, *frozen[t + 1:])
+                th = (*thawed[:t], 1, *thawed[t + 1:])
+                out.append((pc, fz, sigkill, memdie, gexit, oom_mm, victims, THAW, th))
+        if all(thawed):
+            out.append((pc, frozen, sigkill, memdie, gexit, oom_mm, victims + 1, DONE, thawed))
     freezing = not oom_mm
     lock_held = opc in (MARK, THAW)
     for t in range(n):
@@ -41,7 +44,7 @@ def successors(s: tuple, n: int) -> list[tuple]:
 
         def with_pc(v: int, fz: tuple = frozen, md: tuple = memdie, vic: int = victims,
                     t: int = t) -> tuple:
-            return ((*pc[:t], v, *pc[t + 1:]), fz, sigkill, md, gexit, oom_mm, vic, opc, tnext)
+            return ((*pc[:t], v, *pc[t + 1:]), fz, sigkill, md, gexit, oom_mm, vic, opc, thawed)
 
         if p == RUNNING:
             if freezing:

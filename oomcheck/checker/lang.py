@@ -311,6 +311,9 @@ class Action:
     updates: tuple[tuple[LValue, Expr], ...]
     actor: str  # an actor kind: a domain name (indexed by the first param) or a singleton name
     fair: bool = True
+    # Updates applied to every element of a domain in the same step (a broadcast, such as a
+    # signal sent to each thread of a group): (the bound parameter, its updates).
+    each: tuple[tuple[Param, tuple[tuple[LValue, Expr], ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -420,6 +423,7 @@ class Model:
         actor: str,
         guard: Callable[..., Operand] | Operand = True,
         updates: Callable[..., Mapping] | Mapping | None = None,
+        each: tuple[str, Callable[[Param], Mapping]] | None = None,
         fair: bool = True,
     ) -> Action:
         ps = []
@@ -428,18 +432,28 @@ class Model:
                 raise ModelError(f"action {name}: parameter {pname} over unknown domain {dom}")
             ps.append(Param(pname, dom))
         g = lift(guard(*ps) if callable(guard) else guard)
-        ups_raw = updates(*ps) if callable(updates) else (updates or {})
-        ups: list[tuple[LValue, Expr]] = []
-        for lhs, rhs in ups_raw.items():
-            if not isinstance(lhs, (Var, Index)):
-                raise ModelError(f"action {name}: cannot assign to {lhs!r}")
-            target = lhs.name if isinstance(lhs, Var) else lhs.array
-            if target not in self.vars:
-                raise ModelError(f"action {name}: assignment to undeclared variable {target}")
-            ups.append((lhs, lift(rhs)))
+        ups = self._updates(name, updates(*ps) if callable(updates) else (updates or {}))
+        broadcast: tuple[tuple[Param, tuple[tuple[LValue, Expr], ...]], ...] = ()
+        if each is not None:
+            dom, body = each
+            if dom not in self.domains:
+                raise ModelError(f"action {name}: each over unknown domain {dom}")
+            q = Param(f"_{dom}{next(_fresh)}", dom)
+            broadcast = ((q, self._updates(name, body(q))),)
         if not file or not func:
             raise ModelError(f"action {name}: every step must name its kernel file and function")
-        return Action(name, func, file, step, tuple(ps), g, tuple(ups), actor, fair)
+        return Action(name, func, file, step, tuple(ps), g, ups, actor, fair, broadcast)
+
+    def _updates(self, action: str, raw: Mapping) -> tuple[tuple[LValue, Expr], ...]:
+        ups: list[tuple[LValue, Expr]] = []
+        for lhs, rhs in raw.items():
+            if not isinstance(lhs, (Var, Index)):
+                raise ModelError(f"action {action}: cannot assign to {lhs!r}")
+            target = lhs.name if isinstance(lhs, Var) else lhs.array
+            if target not in self.vars:
+                raise ModelError(f"action {action}: assignment to undeclared variable {target}")
+            ups.append((lhs, lift(rhs)))
+        return tuple(ups)
 
     # -- properties -------------------------------------------------------------------------
 
@@ -517,12 +531,17 @@ class Model:
                     actor = f"{self.actor_names.get(a.actor, a.actor)} {combo[0]}"
                 else:
                     actor = self.actor_names.get(a.actor, a.actor)
+                updates = list(a.updates)
+                for q, ups in a.each:
+                    for i in range(self.domains[q.domain]):
+                        updates.extend((substitute(lhs, {q.name: i}), substitute(rhs, {q.name: i}))
+                                       for lhs, rhs in ups)
                 out.append(
                     ActionInstance(
                         len(out), a, tuple(binding.items()), actor,
                         substitute(a.guard, binding),
                         tuple((substitute(lhs, binding), substitute(rhs, binding))  # type: ignore[misc]
-                              for lhs, rhs in a.updates),
+                              for lhs, rhs in updates),
                     )
                 )
         return out

@@ -46,7 +46,7 @@ ThreadPC = Enum("thread_pc", [
 OomPC = Enum("oom_pc", [
     "IDLE",      # out_of_memory has not picked the victim yet
     "MARK",      # SIGKILL sent under task_lock(victim); mark_oom_victim next
-    "THAW",      # mark_oom_victim's thaw loop, one thread per step (thaw_next)
+    "THAW",      # mark_oom_victim's thaw loop, one thread per step (thawed)
     "DONE",      # atomic_inc(&oom_victims) done, task_unlock(victim)
 ])
 
@@ -63,6 +63,12 @@ DEFAULT_KNOBS = {"freezer": "refrigerator", "thaw": "victim", "exemption": "memd
 SIZES = {"threads": (3, 2, 10)}  # default, min, max
 
 THREAD = "thread"
+
+
+def thaw_done(m: Model) -> Expr:
+    """The thaw loop has visited every thread (for_each_thread has ended)."""
+    thawed = m.ref("thawed")
+    return forall(THREAD, lambda t: thawed[t])  # type: ignore[index]
 
 
 def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
@@ -85,9 +91,9 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
     oom_mm = m.var("oom_mm", BOOL, init=0, doc="signal->oom_mm set: tsk_is_oom_victim()")
     oom_victims = m.var("oom_victims", IntType(-n, n), init=0, doc="the oom_victims counter")
     oom_pc = m.var("oom_pc", OomPC, init=OomPC.IDLE, doc="where the OOM killer is")
-    thaw_next = m.var("thaw_next", IntType(0, n), init=0, doc="mark_oom_victim's thaw cursor")
-    for t in range(n):
-        m.constrain_init(frozen[t] == (pc[t] == ThreadPC.REFRIG_SLEEP))
+    thawed = m.array("thawed", THREAD, BOOL, init=0,
+                     doc="mark_oom_victim's thaw loop has visited the thread")
+    m.constrain_init(forall(THREAD, lambda t: frozen[t] == (pc[t] == ThreadPC.REFRIG_SLEEP)))
 
     def freezing(t: Param | int) -> Expr:
         """kernel/freezer.c freezing_slow_path(): the OOM exemption comes before the freezing
@@ -98,7 +104,7 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
         return ~exempt
 
     m.helpers["freezing"] = freezing
-    thaw_end = 1 if knobs["thaw"] == "victim" else n
+    victim_only = knobs["thaw"] == "victim"
     holds_task_lock = (oom_pc != OomPC.IDLE) & (oom_pc != OomPC.DONE)
 
     # ---- the OOM killer -----------------------------------------------------------------
@@ -108,32 +114,32 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
              "SIGNAL_GROUP_EXIT and SIGKILL on each thread, signal_wake_up(t, fatal) wakes "
              "TASK_INTERRUPTIBLE/WAKEKILL sleepers but never TASK_FROZEN",
         guard=oom_pc == OomPC.IDLE,
-        updates={
-            oom_pc: OomPC.MARK, group_exit: 1,
-            **{sigkill[t]: 1 for t in range(n)},
-            **{pc[t]: ite(pc[t] == ThreadPC.CGROUP2_TRAP, ThreadPC.RUNNING, pc[t])
-               for t in range(n)},
-        },
+        updates={oom_pc: OomPC.MARK, group_exit: 1},
+        each=(THREAD, lambda t: {
+            sigkill[t]: 1,
+            pc[t]: ite(pc[t] == ThreadPC.CGROUP2_TRAP, ThreadPC.RUNNING, pc[t]),
+        }),
     )
     m.action(
         "mark_oom_victim", func="mark_oom_victim", file="mm/oom_kill.c", actor="oom",
         step="test_and_set TIF_MEMDIE on the victim thread; cmpxchg signal->oom_mm",
         guard=oom_pc == OomPC.MARK,
-        updates={memdie[0]: 1, oom_mm: 1, oom_pc: OomPC.THAW, thaw_next: 0},
+        updates={memdie[0]: 1, oom_mm: 1, oom_pc: OomPC.THAW},
     )
     m.action(
         "thaw", func="__thaw_task", file="kernel/freezer.c", actor="oom",
         params={"t": THREAD},
-        step=("the victim thread only" if thaw_end == 1 else
-              "thaw_process: each thread in turn")
+        step=("the victim thread only" if victim_only else
+              "thaw_process: for_each_thread, in list order (any order here: the victim "
+              "thread is anywhere in the list)")
              + "; under freezer_lock: if frozen(t), wake it (TASK_FROZEN cleared)",
-        guard=lambda t: (oom_pc == OomPC.THAW) & (thaw_next == t) & (t < thaw_end),
-        updates=lambda t: {frozen[t]: 0, thaw_next: t + 1},
+        guard=lambda t: (oom_pc == OomPC.THAW) & ~thawed[t] & ((t == 0) if victim_only else True),
+        updates=lambda t: {frozen[t]: 0, thawed[t]: 1},
     )
     m.action(
         "oom_victims_inc", func="mark_oom_victim", file="mm/oom_kill.c", actor="oom",
         step="atomic_inc(&oom_victims); __oom_kill_process then does task_unlock(victim)",
-        guard=(oom_pc == OomPC.THAW) & (thaw_next == thaw_end),
+        guard=(oom_pc == OomPC.THAW) & (thawed[0] if victim_only else thaw_done(m)),
         updates={oom_victims: oom_victims + 1, oom_pc: OomPC.DONE},
     )
 

@@ -7,7 +7,7 @@ the cmpxchg moves below the loop: a thread woken by __thaw_task() that re-checks
 the publish goes back to sleep, and no thaw follows.
 """
 
-from oomcheck.models.freezer import THREAD, OomPC
+from oomcheck.models.freezer import OomPC, thaw_done
 
 MODEL = "freezer"
 BASE = "v10"
@@ -15,24 +15,23 @@ BASE = "v10"
 
 def derive(m):
     memdie, oom_mm = m.ref("memdie"), m.ref("oom_mm")
-    thaw_next, oom_pc, oom_victims = m.ref("thaw_next"), m.ref("oom_pc"), m.ref("oom_victims")
-    n = m.domains[THREAD]
+    oom_pc, oom_victims = m.ref("oom_pc"), m.ref("oom_victims")
     m.replace_action(
         "mark_oom_victim", func="mark_oom_victim", file="mm/oom_kill.c", actor="oom",
         step="test_and_set TIF_MEMDIE on the victim thread (oom_mm not published yet)",
         guard=oom_pc == OomPC.MARK,
-        updates={memdie[0]: 1, oom_pc: OomPC.THAW, thaw_next: 0},
+        updates={memdie[0]: 1, oom_pc: OomPC.THAW},
     )
     m.action(
         "publish_oom_mm", func="mark_oom_victim", file="mm/oom_kill.c", actor="oom",
         step="cmpxchg(&signal->oom_mm, NULL, mm), after the thaw loop",
-        guard=(oom_pc == OomPC.THAW) & (thaw_next == n) & ~oom_mm,
+        guard=(oom_pc == OomPC.THAW) & thaw_done(m) & ~oom_mm,
         updates={oom_mm: 1},
     )
     m.replace_action(
         "oom_victims_inc", func="mark_oom_victim", file="mm/oom_kill.c", actor="oom",
         step="atomic_inc(&oom_victims); then task_unlock(victim)",
-        guard=(oom_pc == OomPC.THAW) & (thaw_next == n) & oom_mm,
+        guard=(oom_pc == OomPC.THAW) & thaw_done(m) & oom_mm,
         updates={oom_victims: oom_victims + 1, oom_pc: OomPC.DONE},
     )
     return m
