@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checker.lang import Model, ModelError
+from .checker.parametric import Family
 from .models import ModelSpec, get_model
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
@@ -45,7 +46,7 @@ class Expectation:
 
 
 STRENGTHS = ("proved", "violated", "bounded", "unknown")
-PROOF_ENGINES = ("chc", "induction", "bmc")
+PROOF_ENGINES = ("chc", "induction", "bmc", "parametric")
 
 
 @dataclass
@@ -270,6 +271,10 @@ def build_variant(variant: Variant, sizes: dict[str, int], knobs: dict[str, str]
         m = derived
     m.variant = variant.name
     m.provenance = variant.provenance
+    for size, domain in spec.parametric.items():
+        _, lo, hi = spec.sizes[size]
+        m.family = Family(size, domain, lo, hi)
+        m.rebuild = lambda sizes: build_variant(variant, sizes, knobs, catalog, max_size, _depth)
     return m
 
 

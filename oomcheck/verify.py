@@ -137,7 +137,7 @@ def _proofs(cat: Catalog, pe: ProofExpectation, limits: Limits, rep: Report,
                              "sizes": point, "property": r.property, "expected": want,
                              "verdict": r.verdict, "engine": r.engine, "strength": r.strength,
                              "seconds": round(r.seconds, 3), "ok": ok})
-            echo(f"  {pe.variant:24}{_kv(point):16}{pe.engine:10}{r.property:30}"
+            echo(f"  {pe.variant:24}{_kv(point):16}{pe.engine:11}{r.property:30}"
                  f"{got + ('' if ok else '!'):10}{r.seconds:7.2f}")
 
 

@@ -160,13 +160,23 @@ def test_verify_catches_a_wrong_strength(tmp_path: Path, capsys: pytest.CaptureF
     ("bmc", "victim-exits: violated (bmc, depth"),
     ("chc", "engine chc proves safety properties only"),
     ("induction", "engine induction proves safety properties only"),
-    ("auto", "engines tried: explicit"),
+    ("auto", "engines tried: parametric, explicit"),
+    ("parametric", "victim-exits: violated (violated for every threads >= 2, shown by parametric)"),
 ])
 def test_engines_on_liveness(engine: str, needle: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "check", "freezer", "--variant", "pre", "--threads", "2",
                        "--property", "victim-exits", "--engine", engine, "--depth", "10", "--quiet")
     assert needle in out
     assert code == (EXIT_UNKNOWN if engine in ("chc", "induction") else EXIT_VIOLATED)
+
+
+def test_auto_json_says_what_a_proof_covers(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check", "freezer", "--variant", "v10", "--property",
+                       "oom-victims-balance", "--engine", "auto", "--format", "json", "--quiet")
+    r = json.loads(out)["results"][0]
+    assert code == 0
+    assert (r["engine"], r["strength"]["kind"], r["strength"]["covers"]) == \
+        ("parametric", "proved", "every threads >= 2")
 
 
 def test_chc_prints_the_invariant_it_found(capsys: pytest.CaptureFixture[str]) -> None:

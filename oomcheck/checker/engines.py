@@ -9,9 +9,10 @@ from .chc import check_chc
 from .explicit import Limits, ProgressFn, check_explicit
 from .induction import check_invariant, k_induction
 from .lang import Expr, Model, ModelError, Property
+from .parametric import Prover, check_parametric, prove_one, violation_for_all
 from .trace import Result
 
-ENGINES = ("explicit", "bmc", "induction", "chc", "auto")
+ENGINES = ("explicit", "bmc", "induction", "chc", "parametric", "auto")
 
 
 @dataclass
@@ -31,6 +32,8 @@ def run(model: Model, props: list[Property], opts: Options) -> list[Result]:
         return check_explicit(model, props, opts.limits, opts.progress)
     if opts.engine == "auto":
         return _auto(model, props, opts)
+    if opts.engine == "parametric":
+        return check_parametric(model, props, opts.timeout, opts.limits)
     return [_symbolic(model, p, opts.engine, opts) for p in props]
 
 
@@ -52,20 +55,48 @@ def _symbolic(model: Model, p: Property, engine: str, opts: Options) -> Result:
 
 
 def _auto(model: Model, props: list[Property], opts: Options) -> list[Result]:
-    """Exhaustive search first (complete for the instance, shortest traces); for what it leaves
-    unknown (a limit hit), CHC then k-induction for safety, and BMC for bounded answers."""
-    first = check_explicit(model, props, opts.limits, opts.progress)
+    """A proof for every size first, when the model has a size that can become a symbol; then
+    exhaustive search (complete for the instance, shortest traces); for what that leaves
+    unknown (a limit hit), CHC then k-induction for safety, and BMC for bounded answers. A
+    violation is also replayed for every size when it can be."""
+    prover, why_not = None, ""
+    if model.family is not None:
+        try:
+            prover = Prover(model, opts.timeout)
+        except ModelError as e:  # not symmetric, or a small instance breaks its own types
+            why_not = str(e)
+    proved: dict[str, Result] = {}
+    if prover is not None:
+        for p in props:
+            r = prove_one(prover, p, props)
+            if r.verdict == "holds":
+                proved[p.name] = r
+    rest = [p for p in props if p.name not in proved]
+    first = dict(zip([p.name for p in rest], check_explicit(model, rest, opts.limits, opts.progress),
+                     strict=True))
     out = []
-    for p, r in zip(props, first, strict=True):
-        tried = ["explicit"]
-        if r.verdict == "unknown":
-            chain = ["bmc"] if p.is_liveness else ["chc", "induction", "bmc"]
-            for engine in chain:
-                tried.append(engine)
-                r2 = _symbolic(model, p, engine, opts)
-                if r2.verdict != "unknown":
-                    r = r2
-                    break
+    for p in props:
+        tried = ["parametric"] if prover is not None else []
+        if p.name in proved:
+            r = proved[p.name]
+        else:
+            r = first[p.name]
+            tried.append("explicit")
+            if r.verdict == "unknown":
+                chain = ["bmc"] if p.is_liveness else ["chc", "induction", "bmc"]
+                for engine in chain:
+                    tried.append(engine)
+                    r2 = _symbolic(model, p, engine, opts)
+                    if r2.verdict != "unknown":
+                        r = r2
+                        break
+            if r.verdict == "violated" and prover is not None:
+                every = violation_for_all(prover, p, opts.limits)
+                if every is not None:
+                    r.strength = {**r.strength, "every": every.strength["covers"]}
+                    r.reason = every.reason
         r.strength = {**r.strength, "auto": tried}
+        if why_not:
+            r.strength["parametric"] = f"not tried: {why_not}"
         out.append(r)
     return out

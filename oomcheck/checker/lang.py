@@ -362,6 +362,10 @@ class Model:
     provenance: str = ""
     # Python-level helpers a model exports to variants deriving from it (e.g. freezing(t)).
     helpers: dict[str, Callable] = field(default_factory=dict)
+    # For proofs over every size: which size may become a symbol (a parametric.Family), and how
+    # to build this same variant at other sizes. Set by whoever knows the variant (the catalog).
+    family: object | None = None
+    rebuild: Callable[[dict[str, int]], Model] | None = None
 
     # -- declarations --------------------------------------------------------------------
 

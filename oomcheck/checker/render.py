@@ -84,14 +84,19 @@ def strength_text(r: Result) -> str:
     kind = s.get("kind")
     if kind == "explicit":
         sizes = ", ".join(f"{k}={v}" for k, v in s.get("sizes", {}).items())
-        return f"explicit, all reachable states for {sizes}" if s.get("complete") \
+        text = f"explicit, all reachable states for {sizes}" if s.get("complete") \
             else f"explicit, {sizes}, search incomplete"
+        if "every" in s:
+            text += f"; and {r.verdict} for {s['every']} (parametric)"
+        return text
     if kind == "bounded":
         if r.verdict == "holds":
             return f"{r.engine}, holds up to depth {s.get('depth')} only"
         return f"{r.engine}, depth {s.get('depth')}"
     if kind == "proved":
         how = s.get("method", r.engine) + (f", k={s['k']}" if "k" in s else "")
+        if r.verdict == "violated":
+            return f"{r.verdict} for {s.get('covers')}, shown by {how}"
         return f"proved by {how} for {s.get('covers')}"
     return r.engine
 
@@ -108,8 +113,9 @@ def result_text(r: Result, with_trace: bool = True) -> str:
         line += f"  reason: {r.reason}"
     inv = getattr(r, "invariant", "")
     if inv:
-        line += "\n  inductive invariant found (besides every variable within its type):\n"
-        line += textwrap.indent(inv, "    ")
+        head = "the proof" if r.engine == "parametric" else \
+            "inductive invariant found (besides every variable within its type)"
+        line += f"\n  {head}:\n" + textwrap.indent(inv, "    ")
     if with_trace and r.trace is not None:
         line += "\n" + textwrap.indent(initial_text(r.trace), "  ")
         line += "\n\n" + textwrap.indent(trace_text(r.trace), "  ") + "\n"

@@ -34,6 +34,8 @@ class Trace:
     stutter: bool = False  # the lasso ends in a state where it stays forever (nothing fair enabled)
     never: list[str] = field(default_factory=list)  # what the goal never reaches, for liveness
     final: dict[str, str] = field(default_factory=dict)
+    # the packed states and action instance ids it was built from (for engines that replay it)
+    path: tuple[list[int], list[int]] | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict:
         return {
@@ -94,7 +96,7 @@ def build_trace(
                           inst.action.step, changes))
     final = {layout.name(k): show(k, v) for k, v in enumerate(vals[-1])}
     never = _never_reached(layout, vals[-1], prop) if prop is not None and prop.is_liveness else []
-    return Trace(initial, steps, loop_start, stutter, never, final)
+    return Trace(initial, steps, loop_start, stutter, never, final, (list(states), list(actions)))
 
 
 def _never_reached(layout: Layout, last: list[int], prop: Property) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..checker.lang import Model, ModelError
 from . import freezer, reaper
@@ -17,6 +17,9 @@ class ModelSpec:
     knobs: dict[str, tuple[str, ...]]
     default_knobs: dict[str, str]
     sizes: dict[str, tuple[int, int, int]]  # size -> (default, min, max)
+    # sizes whose elements the model treats alike, so a proof may cover every value:
+    # size -> the domain it sizes
+    parametric: dict[str, str] = field(default_factory=dict)
 
     def instantiate(self, sizes: dict[str, int], knobs: dict[str, str]) -> Model:
         for k, v in knobs.items():
@@ -44,6 +47,7 @@ MODELS: dict[str, ModelSpec] = {
         "freezer",
         "OOM victim thaw against the freezer (kernel/freezer.c, mm/oom_kill.c)",
         freezer.build, freezer.KNOBS, freezer.DEFAULT_KNOBS, freezer.SIZES,
+        parametric={"threads": freezer.THREAD},
     ),
     "reaper": ModelSpec(
         "reaper",

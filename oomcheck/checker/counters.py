@@ -1,0 +1,564 @@
+"""The counter abstraction: a symmetric model read with its thread count as a symbol.
+
+Threads whose index the model never names are interchangeable, so a state of N threads is, up to
+a permutation of those threads, the locals of the named ("distinguished") threads, the globals,
+and how many of the other threads are in each local state. The counter system over that state is
+exact: each of its steps is a step of the N-thread model and back, for every N at once (N is a Z3
+integer). Integer globals are mathematical integers here; their declared bounds, which depend on
+N, are the explicit engine's business.
+
+The model must be written symmetrically (`symmetric_family` checks): arrays over the thread
+domain are indexed by a thread parameter or by a distinguished constant, a thread parameter is
+only compared for equality with a constant, and the definition is the same at every size.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import z3
+
+from .lang import (
+    Action,
+    BoolType,
+    Const,
+    Expr,
+    Index,
+    IntType,
+    Model,
+    ModelError,
+    Op,
+    Param,
+    Quant,
+    Var,
+)
+
+Local = tuple[int, ...]
+Key = tuple[str, int | None]
+
+
+class NotSymmetricError(ModelError):
+    """The model cannot be read with its thread count as a symbol."""
+
+
+@dataclass(frozen=True)
+class Thread:
+    """What a thread parameter is bound to: a distinguished index, or one of the other threads,
+    known only by its local state."""
+
+    dist: int | None = None
+    local: Local | None = None
+
+
+@dataclass
+class CState:
+    """A counter-system state as Z3 terms: globals, distinguished threads' locals, counts."""
+
+    g: dict[Key, z3.ArithRef]
+    d: dict[Key, z3.ArithRef]
+    c: dict[Local, z3.ArithRef]
+
+    def items(self) -> Iterable[tuple[tuple, z3.ArithRef]]:
+        yield from ((("g", *k), v) for k, v in self.g.items())
+        yield from ((("d", *k), v) for k, v in self.d.items())
+        yield from ((("c", k), v) for k, v in self.c.items())
+
+
+@dataclass
+class Move:
+    id: int
+    action: Action
+    binding: dict[str, object]  # param name -> Thread or int
+    thread: Thread | None  # the thread the action's thread parameter names, if any
+
+    @property
+    def fair(self) -> bool:
+        return self.action.fair
+
+
+@dataclass
+class CounterSystem:
+    model: Model  # one instance of the family (the smallest)
+    domain: str
+    size: str
+    lo: int  # the smallest size the proof covers
+    dist: tuple[int, ...]
+    locals: list[str]
+    local_states: list[Local]
+    moves: list[Move] = field(default_factory=list)
+    N: z3.ArithRef = field(default_factory=lambda: z3.Int("N"))
+
+    # -- states ------------------------------------------------------------------------------
+
+    def fresh(self, tag: str) -> CState:
+        m = self.model
+        g: dict[Key, z3.ArithRef] = {}
+        d: dict[Key, z3.ArithRef] = {}
+        for i in self.dist:  # thread-major: each distinguished thread's locals together
+            for name in self.locals:
+                d[(name, i)] = z3.Int(f"{name}[{i}]@{tag}")
+        for name, decl in m.vars.items():
+            if decl.domain == self.domain:
+                continue
+            if decl.domain is None:
+                g[(name, None)] = z3.Int(f"{name}@{tag}")
+            else:
+                for i in range(m.domains[decl.domain]):
+                    g[(name, i)] = z3.Int(f"{name}[{i}]@{tag}")
+        c = {loc: z3.Int(f"#{self.show_local(loc)}@{tag}") for loc in self.local_states}
+        return CState(g, d, c)
+
+    def show_local(self, loc: Local) -> str:
+        return "(" + ",".join(f"{n}={self.model.vars[n].type.show(v)}"
+                              for n, v in zip(self.locals, loc, strict=True)) + ")"
+
+    def well_formed(self, s: CState) -> z3.BoolRef:
+        """Counts are non-negative and add up to N, finite-typed slots are within their types."""
+        cs = [self.N >= self.lo, z3.Sum(list(s.c.values())) == self.N - len(self.dist)]
+        cs += [x >= 0 for x in s.c.values()]
+        for (name, _), x in [*s.g.items(), *s.d.items()]:
+            t = self.model.vars[name].type
+            if not isinstance(t, IntType):
+                vals = t.values()
+                cs.append(z3.And(x >= vals.start, x <= vals.stop - 1))
+        return z3.And(cs)
+
+    def init(self, s: CState) -> z3.BoolRef:
+        m = self.model
+        choices = dict(zip([(n, i) for n, i, _ in m.slots()], m.init_choices(), strict=True))
+        cs = [self.well_formed(s)]
+        for (name, i), x in [*s.g.items(), *s.d.items()]:
+            cs.append(z3.Or([x == v for v in choices[(name, i)]]))
+        sib = next(i for i in range(m.domains[self.domain]) if i not in self.dist)
+        allowed = [choices[(n, sib)] for n in self.locals]
+        for loc in self.local_states:
+            if not all(v in a for v, a in zip(loc, allowed, strict=True)):
+                cs.append(s.c[loc] == 0)
+        cs += [as_bool(self.eval(c, s, {})) for c in m.init_constraints]
+        return z3.And(cs)
+
+    # -- expressions -------------------------------------------------------------------------
+
+    def eval(self, e: Expr, s: CState, env: dict[str, object]) -> z3.ExprRef:
+        if isinstance(e, Const):
+            return z3.IntVal(e.value)
+        if isinstance(e, Var):
+            return s.g[(e.name, None)]
+        if isinstance(e, Param):
+            v = env.get(e.name)
+            if isinstance(v, int):
+                return z3.IntVal(v)
+            raise NotSymmetricError(f"thread parameter {e.name} used as a number (only == and != "
+                                "against a constant keep threads interchangeable)")
+        if isinstance(e, Index):
+            return self._read(e, s, env)
+        if isinstance(e, Op):
+            if e.op in ("==", "!=") and any(self._is_thread(a) for a in e.args):
+                r = self._thread_eq(e.args[0], e.args[1], env)
+                return r if e.op == "==" else z3.Not(r)
+            a = [self.eval(x, s, env) for x in e.args]
+            return apply_op(e.op, a)
+        if isinstance(e, Quant):
+            return self._quant(e, s, env)
+        raise ModelError(f"not an expression: {e!r}")
+
+    def _is_thread(self, e: Expr) -> bool:
+        return isinstance(e, Param) and e.domain == self.domain
+
+    def _thread_eq(self, a: Expr, b: Expr, env: dict[str, object]) -> z3.BoolRef:
+        if self._is_thread(b):
+            a, b = b, a
+        if self._is_thread(b):
+            if a.name == b.name:  # type: ignore[attr-defined]
+                return z3.BoolVal(True)
+            raise NotSymmetricError("two thread parameters compared: the counter abstraction "
+                                "cannot tell whether they name the same thread")
+        if not isinstance(b, Const) or b.value not in self.dist:
+            raise NotSymmetricError(f"a thread parameter compared with {b!r}, which is not a "
+                                "distinguished thread index")
+        t = env[a.name]  # type: ignore[attr-defined]
+        assert isinstance(t, Thread)
+        return z3.BoolVal(t.dist == b.value)
+
+    def _thread_of(self, idx: Expr, env: dict[str, object]) -> Thread:
+        if isinstance(idx, Const):
+            if idx.value not in self.dist:
+                raise NotSymmetricError(f"thread index {idx.value} named in the model is not "
+                                    "distinguished")
+            return Thread(dist=idx.value)
+        if self._is_thread(idx):
+            t = env[idx.name]  # type: ignore[attr-defined]
+            assert isinstance(t, Thread)
+            return t
+        raise NotSymmetricError(f"a thread array indexed by {idx!r}: only a thread parameter or a "
+                            "constant keeps threads interchangeable")
+
+    def _read(self, e: Index, s: CState, env: dict[str, object]) -> z3.ExprRef:
+        decl = self.model.vars[e.array]
+        if decl.domain != self.domain:
+            i = self.eval(e.index, s, env)
+            i = z3.simplify(i)
+            if not z3.is_int_value(i):
+                raise NotSymmetricError(f"{e.array} indexed by a non-constant expression")
+            return s.g[(e.array, i.as_long())]  # type: ignore[attr-defined]
+        t = self._thread_of(e.index, env)
+        if t.dist is not None:
+            return s.d[(e.array, t.dist)]
+        assert t.local is not None
+        return z3.IntVal(t.local[self.locals.index(e.array)])
+
+    def _quant(self, e: Quant, s: CState, env: dict[str, object]) -> z3.ExprRef:
+        if e.domain != self.domain:
+            parts = [self.eval(e.body, s, {**env, e.var: i})
+                     for i in range(self.model.domains[e.domain])]
+            weights: list[z3.ArithRef | None] = [None] * len(parts)
+        else:
+            parts, weights = [], []
+            for i in self.dist:
+                parts.append(self.eval(e.body, s, {**env, e.var: Thread(dist=i)}))
+                weights.append(None)
+            for loc in self.local_states:
+                parts.append(self.eval(e.body, s, {**env, e.var: Thread(local=loc)}))
+                weights.append(s.c[loc])
+        if e.kind == "count":
+            terms = [as_int(p) if w is None else z3.If(as_bool(p), w, 0)
+                     for p, w in zip(parts, weights, strict=True)]
+            return z3.Sum(terms) if terms else z3.IntVal(0)
+        if e.kind == "forall":
+            return z3.And([as_bool(p) if w is None else z3.Or(w == 0, as_bool(p))
+                           for p, w in zip(parts, weights, strict=True)])
+        return z3.Or([as_bool(p) if w is None else z3.And(w > 0, as_bool(p))
+                      for p, w in zip(parts, weights, strict=True)])
+
+    def pred(self, e: Expr, s: CState) -> z3.BoolRef:
+        return as_bool(self.eval(e, s, {}))
+
+    # -- moves ---------------------------------------------------------------------------------
+
+    def guard(self, mv: Move, s: CState) -> z3.BoolRef:
+        g = as_bool(self.eval(mv.action.guard, s, mv.binding))
+        if mv.thread is not None and mv.thread.local is not None:
+            g = z3.And(s.c[mv.thread.local] >= 1, g)
+        return g
+
+    def apply(self, mv: Move, s: CState, k: z3.ArithRef | int = 1) -> CState:
+        """The state after the move; k > 1 moves k threads in the same local state at once
+        (only sound when the caller has checked the move touches nothing else)."""
+        a, env = mv.action, mv.binding
+        g, d, c = dict(s.g), dict(s.d), dict(s.c)
+        mover: dict[str, z3.ExprRef] = {}
+        for lhs, rhs in a.updates:
+            v = self._coerce(lhs, self.eval(rhs, s, env))
+            self._write(lhs, v, s, env, g, d, mover)
+        if a.each:
+            if mover:
+                raise NotSymmetricError(f"action {a.name} updates its thread and every thread at once")
+            for q, ups in a.each:
+                if q.domain != self.domain:
+                    for i in range(self.model.domains[q.domain]):
+                        for lhs, rhs in ups:
+                            v = self._coerce(lhs, self.eval(rhs, s, {**env, q.name: i}))
+                            self._write(lhs, v, s, {**env, q.name: i}, g, d, {})
+                    continue
+                for i in self.dist:
+                    benv = {**env, q.name: Thread(dist=i)}
+                    for lhs, rhs in ups:
+                        self._write(lhs, self._coerce(lhs, self.eval(rhs, s, benv)), s, benv, g, d, {})
+                moved: dict[Local, list[z3.ArithRef]] = {x: [] for x in self.local_states}
+                for loc in self.local_states:
+                    benv = {**env, q.name: Thread(local=loc)}
+                    new: dict[str, z3.ExprRef] = {}
+                    for lhs, rhs in ups:
+                        self._write(lhs, self._coerce(lhs, self.eval(rhs, s, benv)), s, benv,
+                                    g, d, new, broadcast=True)
+                    for x, cond in self._targets(loc, new):
+                        moved[x].append(s.c[loc] if z3.is_true(cond) else z3.If(cond, s.c[loc], 0))
+                c = {x: z3.Sum(v) if v else z3.IntVal(0) for x, v in moved.items()}
+        if mover:
+            assert mv.thread is not None and mv.thread.local is not None
+            src = mv.thread.local
+            c[src] = c[src] - k
+            for x, cond in self._targets(src, mover):
+                c[x] = c[x] + (k if z3.is_true(cond) else z3.If(cond, k, 0))
+        return CState(g, d, c)
+
+    def _coerce(self, lhs: Var | Index, v: z3.ExprRef) -> z3.ExprRef:
+        name = lhs.name if isinstance(lhs, Var) else lhs.array
+        if isinstance(self.model.vars[name].type, BoolType):
+            return z3.If(as_bool(v), 1, 0)
+        return as_int(v)
+
+    def _write(self, lhs: Var | Index, v: z3.ExprRef, s: CState, env: dict[str, object],
+               g: dict, d: dict, mover: dict, broadcast: bool = False) -> None:
+        if isinstance(lhs, Var):
+            g[(lhs.name, None)] = v
+            return
+        decl = self.model.vars[lhs.array]
+        if decl.domain != self.domain:
+            i = z3.simplify(self.eval(lhs.index, s, env))
+            if not z3.is_int_value(i):
+                raise NotSymmetricError(f"{lhs.array} assigned at a non-constant index")
+            g[(lhs.array, i.as_long())] = v  # type: ignore[attr-defined]
+            return
+        t = self._thread_of(lhs.index, env)
+        if t.dist is not None:
+            d[(lhs.array, t.dist)] = v
+        elif broadcast or t == self._mover_of(env):
+            mover[lhs.array] = v
+        else:
+            raise NotSymmetricError(f"{lhs.array} of a thread other than the action's own assigned")
+
+    def _mover_of(self, env: dict[str, object]) -> Thread | None:
+        ts = [v for v in env.values() if isinstance(v, Thread) and v.local is not None]
+        return ts[0] if ts else None
+
+    def _targets(self, src: Local, new: dict[str, z3.ExprRef]) -> list[tuple[Local, z3.BoolRef]]:
+        """The local states a thread in src may land in, each with its condition."""
+        fields = []
+        for n, v0 in zip(self.locals, src, strict=True):
+            if n not in new:
+                fields.append([(v0, z3.BoolVal(True))])
+                continue
+            v = z3.simplify(new[n])
+            if z3.is_int_value(v):
+                fields.append([(v.as_long(), z3.BoolVal(True))])  # type: ignore[attr-defined]
+            else:
+                vals = self.model.vars[n].type.values()
+                fields.append([(x, v == x) for x in vals])
+        out = []
+        for combo in itertools.product(*fields):
+            loc = tuple(x for x, _ in combo)
+            conds = [cd for _, cd in combo if not z3.is_true(cd)]
+            cond = z3.And(conds) if conds else z3.BoolVal(True)
+            if loc not in self.local_index:
+                out.append((None, cond))  # type: ignore[arg-type]
+            else:
+                out.append((loc, cond))
+        bad = [cd for loc, cd in out if loc is None]
+        if bad:
+            raise NotSymmetricError(f"a thread's local state leaves its types ({self.show_local(src)})")
+        return out
+
+    @property
+    def local_index(self) -> dict[Local, int]:
+        if not hasattr(self, "_li"):
+            self._li = {x: i for i, x in enumerate(self.local_states)}
+        return self._li
+
+    # -- the transition relation ---------------------------------------------------------------
+
+    def trans(self, s: CState, t: CState, sel: z3.ArithRef | None = None) -> z3.BoolRef:
+        """One step: a selector picks the move; every slot of t is its new value."""
+        sel = sel if sel is not None else z3.Int(f"move@{id(t)}")
+        guards = []
+        old = dict(s.items())
+        nxt = dict(old)
+        for mv in self.moves:
+            gd = z3.simplify(self.guard(mv, s))
+            if z3.is_false(gd):
+                continue
+            guards.append(z3.And(sel == mv.id, gd))
+            for key, v in self.apply(mv, s).items():
+                if not v.eq(old[key]):
+                    nxt[key] = z3.If(sel == mv.id, v, nxt[key])
+        eqs = [x == nxt[key] for key, x in t.items()]
+        return z3.And(z3.Or(guards), *eqs)
+
+    def enabled(self, s: CState, fair_only: bool = False) -> z3.BoolRef:
+        return z3.Or([self.guard(mv, s) for mv in self.moves if mv.fair or not fair_only])
+
+    def deadlocked(self, s: CState) -> z3.BoolRef:
+        return z3.And(z3.Not(self.pred(self.model.final, s)), z3.Not(self.enabled(s)))
+
+    # -- from an explicit state ----------------------------------------------------------------
+
+    def abstract(self, values: dict[Key, int]) -> tuple[dict[Key, int], dict[Key, int], dict[Local, int]]:
+        """An explicit state (slot -> value) as globals, distinguished locals and counts."""
+        m = self.model
+        n = max((i for (name, i) in values if i is not None
+                 and m.vars[name].domain == self.domain), default=-1) + 1
+        g = {k: v for k, v in values.items() if m.vars[k[0]].domain != self.domain}
+        d = {k: v for k, v in values.items() if m.vars[k[0]].domain == self.domain
+             and k[1] in self.dist}
+        c = dict.fromkeys(self.local_states, 0)
+        for i in range(n):
+            if i not in self.dist:
+                c[tuple(values[(name, i)] for name in self.locals)] += 1
+        return g, d, c
+
+
+def as_bool(x: z3.ExprRef) -> z3.BoolRef:
+    return x if z3.is_bool(x) else x != 0  # type: ignore[return-value]
+
+
+def as_int(x: z3.ExprRef) -> z3.ArithRef:
+    return z3.If(x, 1, 0) if z3.is_bool(x) else x  # type: ignore[return-value]
+
+
+def apply_op(op: str, a: list[z3.ExprRef]) -> z3.ExprRef:
+    if op == "+":
+        return as_int(a[0]) + as_int(a[1])
+    if op == "-":
+        return as_int(a[0]) - as_int(a[1])
+    if op in ("==", "!="):
+        r = a[0] == a[1] if z3.is_bool(a[0]) and z3.is_bool(a[1]) else as_int(a[0]) == as_int(a[1])
+        return r if op == "==" else z3.Not(r)
+    if op == "<":
+        return as_int(a[0]) < as_int(a[1])
+    if op == "<=":
+        return as_int(a[0]) <= as_int(a[1])
+    if op == "and":
+        return z3.And(as_bool(a[0]), as_bool(a[1]))
+    if op == "or":
+        return z3.Or(as_bool(a[0]), as_bool(a[1]))
+    if op == "not":
+        return z3.Not(as_bool(a[0]))
+    if op == "implies":
+        return z3.Implies(as_bool(a[0]), as_bool(a[1]))
+    if op == "ite":
+        if z3.is_bool(a[1]) and z3.is_bool(a[2]):
+            return z3.If(as_bool(a[0]), a[1], a[2])
+        return z3.If(as_bool(a[0]), as_int(a[1]), as_int(a[2]))
+    raise ModelError(f"unknown operator {op}")
+
+
+# --------------------------------------------------------------------------------------------
+# Building the counter system from a model family
+# --------------------------------------------------------------------------------------------
+
+
+def symmetric_family(build: Callable[[int], Model], size: str, domain: str,
+                     lo: int, hi: int) -> CounterSystem:
+    """The counter system of the models build(lo..hi), which must all have one definition."""
+    models = {n: build(n) for n in range(lo, hi + 1)}
+    first = canonical(models[lo], domain)
+    for n, m in models.items():
+        if m.domains.get(domain) != n:
+            raise NotSymmetricError(f"size {size}={n} does not give {n} elements of {domain}")
+        other = canonical(m, domain)
+        if other != first:
+            what = next(a.split("\n", 1)[0] for a, b in zip(first, other, strict=False) if a != b) \
+                if len(first) == len(other) else "the list of declarations"
+            raise NotSymmetricError(f"the model's definition changes with {size} "
+                                f"({size}={lo} and {size}={n} differ in {what})")
+    m = models[lo]
+    dist = sorted(_named_indices(m, domain))
+    if dist and dist[-1] >= lo - 1:
+        raise NotSymmetricError(f"threads {dist} are named in the model, which leaves no "
+                            f"interchangeable thread at {size}={lo}")
+    locs = [n for n, d in m.vars.items() if d.domain == domain]
+    spaces = [list(m.vars[n].type.values()) for n in locs]
+    local_states = list(itertools.product(*spaces))
+    if len(local_states) > 4096:
+        raise NotSymmetricError(f"{len(local_states)} local states per thread: too many to count")
+    cs = CounterSystem(m, domain, size, lo, tuple(dist), locs, local_states)
+    _check_sibling_init(m, domain, cs.dist)
+    for a in m.actions:
+        tparams = [p for p in a.params if p.domain == domain]
+        if len(tparams) > 1:
+            raise NotSymmetricError(f"action {a.name} has two thread parameters")
+        others = [p for p in a.params if p.domain != domain]
+        ranges = [range(m.domains[p.domain]) for p in others]
+        for combo in itertools.product(*ranges):
+            base: dict[str, object] = {p.name: v for p, v in zip(others, combo, strict=True)}
+            if not tparams:
+                cs.moves.append(Move(len(cs.moves), a, base, None))
+                continue
+            choices = [Thread(dist=i) for i in cs.dist] + [Thread(local=x) for x in local_states]
+            for t in choices:
+                cs.moves.append(Move(len(cs.moves), a, {**base, tparams[0].name: t}, t))
+    _prune(cs)
+    return cs
+
+
+def _prune(cs: CounterSystem) -> None:
+    """Drop moves whose guard is false whatever the state (most sibling moves: wrong pc)."""
+    s = cs.fresh("prune")
+    keep = []
+    for mv in cs.moves:
+        if not z3.is_false(z3.simplify(cs.guard(mv, s))):
+            mv.id = len(keep)
+            keep.append(mv)
+    cs.moves = keep
+
+
+def _check_sibling_init(m: Model, domain: str, dist: tuple[int, ...]) -> None:
+    choices = dict(zip([(n, i) for n, i, _ in m.slots()], m.init_choices(), strict=True))
+    for name, d in m.vars.items():
+        if d.domain != domain:
+            continue
+        seen = {tuple(choices[(name, i)]) for i in range(m.domains[domain]) if i not in dist}
+        if len(seen) > 1:
+            raise NotSymmetricError(f"threads start with different values of {name}")
+
+
+def _named_indices(m: Model, domain: str) -> set[int]:
+    """Constant thread indices anywhere in the model: those threads are distinguished."""
+    out: set[int] = set()
+
+    def walk(e: Expr, params: dict[str, str]) -> None:
+        if isinstance(e, Index):
+            if m.vars[e.array].domain == domain and isinstance(e.index, Const):
+                out.add(e.index.value)
+            walk(e.index, params)
+        elif isinstance(e, Op):
+            if e.op in ("==", "!=") and any(isinstance(x, Param) and x.domain == domain
+                                            for x in e.args):
+                out.update(x.value for x in e.args if isinstance(x, Const))
+            for x in e.args:
+                walk(x, params)
+        elif isinstance(e, Quant):
+            walk(e.body, params)
+
+    for e in _all_exprs(m):
+        walk(e, {})
+    return out
+
+
+def _all_exprs(m: Model) -> Iterable[Expr]:
+    yield from m.init_constraints
+    yield m.final
+    for p in m.properties.values():
+        yield from (x for x in (p.expr, p.pre) if x is not None)
+    for a in m.actions:
+        yield a.guard
+        for lhs, rhs in a.updates:
+            yield lhs
+            yield rhs
+        for _, ups in a.each:
+            for lhs, rhs in ups:
+                yield lhs
+                yield rhs
+
+
+def canonical(m: Model, domain: str) -> list[str]:
+    """The model's definition as text, blind to the size of `domain` and to generated parameter
+    names; scalar integer bounds are left out (they may grow with the size)."""
+    names: dict[str, str] = {}
+
+    def ren(match: re.Match) -> str:
+        return names.setdefault(match.group(0), f"_q{len(names)}")
+
+    def show(x: object) -> str:
+        return re.sub(r"_[A-Za-z]+\d+", ren, repr(x))
+
+    out = []
+    for name, d in m.vars.items():
+        t = "int" if isinstance(d.type, IntType) and d.domain is None else str(d.type)
+        dom = "" if d.domain is None else f"[{d.domain}]"
+        out.append(f"var {name}{dom}: {t}")
+    slots = m.slots()
+    for (name, i, d), ch in zip(slots, m.init_choices(), strict=True):
+        if d.domain != domain or i == 0:  # the others' starts: _check_sibling_init
+            out.append(f"init {m.slot_name(name, i)} = {ch}")
+    out += [f"init constraint {show(c)}" for c in m.init_constraints]
+    out.append(f"final {show(m.final)}")
+    for a in m.actions:
+        out.append(f"action {a.name}\n{a.func} {a.file} {a.actor} {a.fair} "
+                   f"{show(a.params)} {show(a.guard)} {show(a.updates)} {show(a.each)}")
+    for p in m.properties.values():
+        out.append(f"property {p.name}\n{p.kind} {show(p.expr)} {show(p.pre)}")
+    return out

@@ -1,0 +1,136 @@
+"""A counterexample at the smallest size, replayed for every larger N.
+
+The extra threads are clones of one thread of the small counterexample: whenever that thread
+steps, all its clones take the same step one after the other. That is a real run of the N-thread
+model only if the step cannot tell the clones apart (it reads and writes only its own thread,
+the distinguished threads and the globals it does not write), which is checked per step, and
+every guard and the final violation are proved by Z3 for all N at once.
+"""
+
+from __future__ import annotations
+
+import z3
+
+from .compile import Layout
+from .counters import CounterSystem, CState, Thread
+from .lang import Action, Expr, Index, Model, Op, Param, Property, Quant, Var
+from .trace import Trace
+
+
+def _valid(cs: CounterSystem, f: z3.BoolRef, timeout: float, base: int) -> bool:
+    sol = z3.Solver()
+    sol.set("timeout", max(1, int(timeout * 1000)))
+    sol.add(cs.N >= base, z3.Not(f))
+    return sol.check() == z3.unsat
+
+
+def _clone_safe(cs: CounterSystem, a: Action) -> bool:
+    """The step reads and writes its own thread only, among the interchangeable ones."""
+    if a.each:
+        return False
+    tps = [p.name for p in a.params if p.domain == cs.domain]
+
+    def local(e: Expr) -> bool:
+        if isinstance(e, Quant):
+            return e.domain != cs.domain and local(e.body)
+        if isinstance(e, Index):
+            return local(e.index)
+        if isinstance(e, Op):
+            return all(local(x) for x in e.args)
+        return True
+
+    for lhs, rhs in a.updates:
+        if isinstance(lhs, Var):
+            return False
+        if cs.model.vars[lhs.array].domain == cs.domain and not (
+                isinstance(lhs.index, Param) and lhs.index.name in tps):
+            return False
+        if not local(rhs):
+            return False
+    return local(a.guard)
+
+
+def generalise(cs: CounterSystem, model: Model, p: Property, trace: Trace,
+               timeout: float = 30.0) -> str | None:
+    """How a counterexample of `model` (base threads) extends to every N >= base, or None."""
+    base = model.domains[cs.domain]
+    if trace.path is None or base < cs.lo:
+        return None
+    states, acts = trace.path
+    lay = Layout(model)
+    keys = [(n, i) for n, i, _ in lay.slots]
+    vals = [dict(zip(keys, lay.decode(s), strict=True)) for s in states]
+    insts = model.instances()
+    sibs = [i for i in range(base) if i not in cs.dist]
+    for clone in reversed(sibs):
+        why = _replay(cs, p, trace, vals, [insts[a] for a in acts], sibs, clone, timeout, base)
+        if why is not None:
+            return why
+    return None
+
+
+def _replay(cs, p, trace, vals, insts, sibs, clone, timeout, base) -> str | None:
+    def valid(f: z3.BoolRef) -> bool:
+        return _valid(cs, f, timeout, base)
+
+    extra = cs.N - base  # how many clones beyond the small counterexample's own thread
+    size = {i: (1 + extra if i == clone else z3.IntVal(1)) for i in sibs}
+
+    def local(v: dict, i: int) -> tuple:
+        return tuple(v[(n, i)] for n in cs.locals)
+
+    def state(v: dict) -> CState:
+        proto = cs.fresh("p")
+        c: dict = {x: z3.IntVal(0) for x in cs.local_states}
+        for i in sibs:
+            c[local(v, i)] = c[local(v, i)] + size[i]
+        return CState({k: z3.IntVal(v[k]) for k in proto.g}, {k: z3.IntVal(v[k]) for k in proto.d}, c)
+
+    st = state(vals[0])
+    seq = [st]
+    for j, inst in enumerate(insts):
+        binding: dict[str, object] = {}
+        mover = None
+        for name, v in inst.binding:
+            par = next(q for q in inst.action.params if q.name == name)
+            if par.domain != cs.domain:
+                binding[name] = v
+            elif v in cs.dist:
+                binding[name] = Thread(dist=v)
+            else:
+                binding[name] = Thread(local=local(vals[j], v))
+                mover = v
+        mv = next((m for m in cs.moves if m.action.name == inst.action.name
+                   and m.binding == binding), None)
+        if mv is None:
+            return None
+        k = size[mover] if mover is not None else 1
+        if mover == clone and not _clone_safe(cs, inst.action):
+            return None
+        if not valid(cs.guard(mv, st)):
+            return None
+        st = cs.apply(mv, st, k)
+        seq.append(st)
+    last = seq[-1]
+    if p.kind == "invariant":
+        ok = valid(z3.Not(cs.pred(p.expr, last)))  # type: ignore[arg-type]
+    elif p.kind == "deadlock":
+        ok = valid(cs.deadlocked(last))
+    elif p.is_liveness and trace.stutter:
+        pre = p.pre if p.kind == "leads_to" else None
+        goal = p.expr
+        start = 0
+        if pre is not None:
+            start = next((j for j in range(len(seq))
+                          if valid(cs.pred(pre, seq[j]))), None)  # type: ignore[assignment]
+            if start is None:
+                return None
+        ok = all(valid(z3.Not(cs.pred(goal, x))) for x in seq[start:]) and \
+            valid(z3.Not(cs.enabled(last, fair_only=True)))
+    else:
+        return None
+    if not ok:
+        return None
+    who = cs.model.actor_names.get(cs.domain, cs.domain)
+    return (f"the {cs.size}={base} counterexample, with {who} {clone} cloned N-{base} times "
+            f"(each clone repeating its steps), is a counterexample for every {cs.size} >= {base}")
