@@ -35,6 +35,7 @@ from .lang import (
     Quant,
     Var,
 )
+from .symbolic import apply_op, as_bool, as_int
 
 Local = tuple[int, ...]
 Key = tuple[str, int | None]
@@ -323,30 +324,21 @@ class CounterSystem:
                 fields.append([(v0, z3.BoolVal(True))])
                 continue
             v = z3.simplify(new[n])
-            if z3.is_int_value(v):
+            vals = self.model.vars[n].type.values()
+            if not z3.is_int_value(v):
+                # a value outside the type matches no target: the thread is lost, which
+                # houdini.preserves_types reports
+                fields.append([(x, v == x) for x in vals])
+            elif v.as_long() in vals:  # type: ignore[attr-defined]
                 fields.append([(v.as_long(), z3.BoolVal(True))])  # type: ignore[attr-defined]
             else:
-                vals = self.model.vars[n].type.values()
-                fields.append([(x, v == x) for x in vals])
+                raise NotSymmetricError(f"a thread's local state leaves its types "
+                                        f"({n} = {v} from {self.show_local(src)})")
         out = []
         for combo in itertools.product(*fields):
-            loc = tuple(x for x, _ in combo)
             conds = [cd for _, cd in combo if not z3.is_true(cd)]
-            cond = z3.And(conds) if conds else z3.BoolVal(True)
-            if loc not in self.local_index:
-                out.append((None, cond))  # type: ignore[arg-type]
-            else:
-                out.append((loc, cond))
-        bad = [cd for loc, cd in out if loc is None]
-        if bad:
-            raise NotSymmetricError(f"a thread's local state leaves its types ({self.show_local(src)})")
+            out.append((tuple(x for x, _ in combo), z3.And(conds) if conds else z3.BoolVal(True)))
         return out
-
-    @property
-    def local_index(self) -> dict[Local, int]:
-        if not hasattr(self, "_li"):
-            self._li = {x: i for i, x in enumerate(self.local_states)}
-        return self._li
 
     # -- the transition relation ---------------------------------------------------------------
 
@@ -388,41 +380,6 @@ class CounterSystem:
             if i not in self.dist:
                 c[tuple(values[(name, i)] for name in self.locals)] += 1
         return g, d, c
-
-
-def as_bool(x: z3.ExprRef) -> z3.BoolRef:
-    return x if z3.is_bool(x) else x != 0  # type: ignore[return-value]
-
-
-def as_int(x: z3.ExprRef) -> z3.ArithRef:
-    return z3.If(x, 1, 0) if z3.is_bool(x) else x  # type: ignore[return-value]
-
-
-def apply_op(op: str, a: list[z3.ExprRef]) -> z3.ExprRef:
-    if op == "+":
-        return as_int(a[0]) + as_int(a[1])
-    if op == "-":
-        return as_int(a[0]) - as_int(a[1])
-    if op in ("==", "!="):
-        r = a[0] == a[1] if z3.is_bool(a[0]) and z3.is_bool(a[1]) else as_int(a[0]) == as_int(a[1])
-        return r if op == "==" else z3.Not(r)
-    if op == "<":
-        return as_int(a[0]) < as_int(a[1])
-    if op == "<=":
-        return as_int(a[0]) <= as_int(a[1])
-    if op == "and":
-        return z3.And(as_bool(a[0]), as_bool(a[1]))
-    if op == "or":
-        return z3.Or(as_bool(a[0]), as_bool(a[1]))
-    if op == "not":
-        return z3.Not(as_bool(a[0]))
-    if op == "implies":
-        return z3.Implies(as_bool(a[0]), as_bool(a[1]))
-    if op == "ite":
-        if z3.is_bool(a[1]) and z3.is_bool(a[2]):
-            return z3.If(as_bool(a[0]), a[1], a[2])
-        return z3.If(as_bool(a[0]), as_int(a[1]), as_int(a[2]))
-    raise ModelError(f"unknown operator {op}")
 
 
 # --------------------------------------------------------------------------------------------

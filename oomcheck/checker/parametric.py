@@ -27,7 +27,7 @@ from .houdini import (
     preserves_types,
     sample,
 )
-from .lang import Model, ModelError, Property
+from .lang import TRUE, Model, ModelError, Property
 from .ranking import prove_leads_to
 from .trace import Result
 
@@ -71,7 +71,6 @@ class Prover:
         self.voc = Vocabulary(self.cs)
         self.cands = candidates(self.voc, self.samples)
         self._inv: Invariant | None = None
-        self.props: list[Property] = []
 
     def invariant(self, props: list[Property]) -> Invariant:
         if self._inv is None:
@@ -90,11 +89,11 @@ class Prover:
         inv = self.invariant(all_props)
         lemmas = [lm.text for lm in inv.lemmas]
         if p.is_liveness:
-            pre = p.pre if p.kind == "leads_to" else z3_true_expr()
+            pre = p.pre if p.kind == "leads_to" else TRUE
             lt = prove_leads_to(self.cs, inv, pre, p.expr, self.samples,  # type: ignore[arg-type]
                                 self.timeout)
             if lt.verdict != "proved":
-                return self._unknown(p, lt.reason, t0)
+                return self.unknown(p, lt.reason, t0)
             res = Result(p.name, p.kind, "holds", "parametric", seconds=time.perf_counter() - t0,
                          strength={**strength, "ranking": lt.ranking, "invariant": lemmas})
             rows = lt.ranking.split("\n")
@@ -124,7 +123,7 @@ class Prover:
         if r != z3.unsat:
             why = ("the invariant found does not imply it" if r == z3.sat
                    else f"Z3: {sol.reason_unknown()}")
-            return self._unknown(p, why, t0)
+            return self.unknown(p, why, t0)
         core = [tracked[b.get_id()] for b in sol.unsat_core()]
         res = Result(p.name, p.kind, "holds", "parametric", seconds=time.perf_counter() - t0,
                      strength={**strength, "invariant": lemmas})
@@ -141,14 +140,9 @@ class Prover:
             return head
         return head + "\nthe facts the property follows from:\n" + "\n".join(f"  {lm.text}" for lm in core)
 
-    def _unknown(self, p: Property, why: str, t0: float) -> Result:
+    def unknown(self, p: Property, why: str, t0: float) -> Result:
         return Result(p.name, p.kind, "unknown", "parametric", seconds=time.perf_counter() - t0,
                       strength={"kind": "none"}, reason=f"no proof for every {self.family.size}: {why}")
-
-
-def z3_true_expr():
-    from .lang import TRUE
-    return TRUE
 
 
 def check_parametric(model: Model, props: list[Property], timeout: float,
@@ -175,7 +169,7 @@ def prove_one(prover: Prover, p: Property, props: list[Property]) -> Result:
     try:
         return prover.prove(p, props)
     except ProofTimeoutError as e:
-        return prover._unknown(p, str(e), t0)
+        return prover.unknown(p, str(e), t0)
 
 
 def violation_for_all(prover: Prover, p: Property, limits: Limits | None) -> Result | None:

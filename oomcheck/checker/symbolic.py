@@ -7,7 +7,7 @@ as part of every property instead of silently excluding such states.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import z3
 
@@ -31,6 +31,41 @@ Vec = list[z3.ArithRef]
 
 def as_bool(x: z3.ExprRef) -> z3.BoolRef:
     return x if z3.is_bool(x) else x != 0  # type: ignore[return-value]
+
+
+def as_int(x: z3.ExprRef) -> z3.ArithRef:
+    """A mathematical-integer value (booleans as 0/1)."""
+    return z3.If(x, 1, 0) if z3.is_bool(x) else x  # type: ignore[return-value]
+
+
+def apply_op(op: str, a: list[z3.ExprRef],
+             num: Callable[[z3.ExprRef], z3.ExprRef] = as_int) -> z3.ExprRef:
+    """An operator of the modeling language on translated operands; num makes a number of a
+    boolean (Int or bit-vector, as the caller's encoding wants)."""
+    if op == "+":
+        return num(a[0]) + num(a[1])
+    if op == "-":
+        return num(a[0]) - num(a[1])
+    if op in ("==", "!="):
+        r = a[0] == a[1] if z3.is_bool(a[0]) and z3.is_bool(a[1]) else num(a[0]) == num(a[1])
+        return r if op == "==" else z3.Not(r)
+    if op == "<":
+        return num(a[0]) < num(a[1])
+    if op == "<=":
+        return num(a[0]) <= num(a[1])
+    if op == "and":
+        return z3.And(as_bool(a[0]), as_bool(a[1]))
+    if op == "or":
+        return z3.Or(as_bool(a[0]), as_bool(a[1]))
+    if op == "not":
+        return z3.Not(as_bool(a[0]))
+    if op == "implies":
+        return z3.Implies(as_bool(a[0]), as_bool(a[1]))
+    if op == "ite":
+        if z3.is_bool(a[1]) and z3.is_bool(a[2]):
+            return z3.If(as_bool(a[0]), a[1], a[2])
+        return z3.If(as_bool(a[0]), num(a[1]), num(a[2]))
+    raise ModelError(f"unknown operator {op}")
 
 
 class Encoder:
@@ -117,35 +152,7 @@ class Encoder:
                 out = z3.If(idx == j, s[ks[j]], out)
             return out
         if isinstance(e, Op):
-            a = [self.expr(x, s, qenv) for x in e.args]
-            op = e.op
-            if op == "+":
-                return self.as_int(a[0]) + self.as_int(a[1])
-            if op == "-":
-                return self.as_int(a[0]) - self.as_int(a[1])
-            if op in ("==", "!="):
-                if z3.is_bool(a[0]) and z3.is_bool(a[1]):
-                    r = a[0] == a[1]
-                else:
-                    r = self.as_int(a[0]) == self.as_int(a[1])
-                return r if op == "==" else z3.Not(r)
-            if op == "<":
-                return self.as_int(a[0]) < self.as_int(a[1])
-            if op == "<=":
-                return self.as_int(a[0]) <= self.as_int(a[1])
-            if op == "and":
-                return z3.And(as_bool(a[0]), as_bool(a[1]))
-            if op == "or":
-                return z3.Or(as_bool(a[0]), as_bool(a[1]))
-            if op == "not":
-                return z3.Not(as_bool(a[0]))
-            if op == "implies":
-                return z3.Implies(as_bool(a[0]), as_bool(a[1]))
-            if op == "ite":
-                if z3.is_bool(a[1]) and z3.is_bool(a[2]):
-                    return z3.If(as_bool(a[0]), a[1], a[2])
-                return z3.If(as_bool(a[0]), self.as_int(a[1]), self.as_int(a[2]))
-            raise ModelError(f"unknown operator {op}")
+            return apply_op(e.op, [self.expr(x, s, qenv) for x in e.args], self.as_int)
         if isinstance(e, Quant):
             n = self.model.domains[e.domain]
             parts = [self.expr(e.body, s, {**qenv, e.var: i}) for i in range(n)]
