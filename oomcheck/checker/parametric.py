@@ -10,6 +10,7 @@ Whatever is not proved stays `unknown`: the guesses only ever narrow what is tri
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import z3
@@ -46,14 +47,17 @@ class Family:
         return f"every {self.size} >= {self.lo}" + (f" ({', '.join(fixed)})" if fixed else "")
 
 
-def counter_system(model: Model) -> tuple[CounterSystem, Family]:
-    fam: Family | None = getattr(model, "family", None)
-    rebuild = getattr(model, "rebuild", None)
-    if fam is None or rebuild is None:
+def counter_system(model: Model) -> tuple[CounterSystem, Family, Callable[[int], Model]]:
+    """The model's counter system, its family, and how to build it at another size."""
+    fam = model.family
+    rebuild = model.rebuild
+    if not isinstance(fam, Family) or rebuild is None:
         raise NotSymmetricError(f"model {model.name} has no size that can become a symbol")
-    cs = symmetric_family(lambda n: rebuild({**model.sizes, fam.size: n}), fam.size, fam.domain,
-                          fam.lo, fam.hi)
-    return cs, fam
+
+    def build(n: int) -> Model:
+        return rebuild({**model.sizes, fam.size: n})
+
+    return symmetric_family(build, fam.size, fam.domain, fam.lo, fam.hi), fam, build
 
 
 class Prover:
@@ -62,9 +66,7 @@ class Prover:
     def __init__(self, model: Model, timeout: float):
         self.model = model
         self.timeout = timeout
-        self.cs, self.family = counter_system(model)
-        rebuild = model.rebuild  # type: ignore[attr-defined]
-        self.build = lambda n: rebuild({**model.sizes, self.family.size: n})
+        self.cs, self.family, self.build = counter_system(model)
         lo = self.family.lo
         sizes = [n for n in (lo, lo + 1) if n <= self.family.hi]
         self.samples = sample(self.cs, self.build, sizes)
