@@ -4,16 +4,20 @@ Threads whose index the model never names are interchangeable, so a state of N t
 a permutation of those threads, the locals of the named ("distinguished") threads, the globals,
 and how many of the other threads are in each local state. The counter system over that state is
 exact: each of its steps is a step of the N-thread model and back, for every N at once (N is a Z3
-integer). Integer globals are mathematical integers here; their declared bounds, which depend on
-N, are the explicit engine's business.
+integer). Integer variables are mathematical integers constrained by their declared bounds (which
+may depend on N): a step that can leave them is reported, never silently dropped.
 
-The model must be written symmetrically (`symmetric_family` checks): arrays over the thread
-domain are indexed by a thread parameter or by a distinguished constant, a thread parameter is
-only compared for equality with a constant, and the definition is the same at every size.
+The model is built once with the thread count as a symbol (`lang.Size`), so its definition is the
+same at every size by construction: Python code cannot branch on the symbol, and every other use
+of it is an expression read here. What the counter system still requires (`from_symbolic`
+checks): only the thread domain grows with N, arrays over it are indexed by a thread parameter or
+by a distinguished constant, a thread parameter is only compared for equality with a constant,
+and a thread's locals have finite types.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from collections.abc import Callable, Iterable
@@ -33,7 +37,12 @@ from .lang import (
     Op,
     Param,
     Quant,
+    Size,
+    SymbolicBuild,
     Var,
+    size_expr,
+    substitute_size,
+    symbolic_build,
 )
 from .symbolic import apply_op, as_bool, as_int
 
@@ -48,7 +57,7 @@ class NotSymmetricError(ModelError):
 @dataclass(frozen=True)
 class Thread:
     """What a thread parameter is bound to: a distinguished index, or one of the other threads,
-    known only by its local state."""
+    known only by its local state (neither: any other thread, before it has a state)."""
 
     dist: int | None = None
     local: Local | None = None
@@ -91,6 +100,10 @@ class CounterSystem:
     local_states: list[Local]
     moves: list[Move] = field(default_factory=list)
     N: z3.ArithRef = field(default_factory=lambda: z3.Int("N"))
+    # initial values of each global and distinguished slot, and the local states the other
+    # threads may start in
+    init_vals: dict[Key, list[z3.ArithRef]] = field(default_factory=dict)
+    init_locals: set[Local] = field(default_factory=set)
 
     # -- states ------------------------------------------------------------------------------
 
@@ -116,29 +129,40 @@ class CounterSystem:
         return "(" + ",".join(f"{n}={self.model.vars[n].type.show(v)}"
                               for n, v in zip(self.locals, loc, strict=True)) + ")"
 
-    def well_formed(self, s: CState) -> z3.BoolRef:
-        """Counts are non-negative and add up to N, finite-typed slots are within their types."""
+    def counts_ok(self, s: CState) -> z3.BoolRef:
+        """N is in range; the counts are non-negative and add up to the other threads."""
         cs = [self.N >= self.lo, z3.Sum(list(s.c.values())) == self.N - len(self.dist)]
-        cs += [x >= 0 for x in s.c.values()]
+        return z3.And(cs + [x >= 0 for x in s.c.values()])
+
+    def type_ok(self, s: CState) -> z3.BoolRef:
+        """Every global and distinguished slot within its declared type (bounds may use N)."""
+        cs = []
         for (name, _), x in [*s.g.items(), *s.d.items()]:
-            t = self.model.vars[name].type
-            if not isinstance(t, IntType):
-                vals = t.values()
-                cs.append(z3.And(x >= vals.start, x <= vals.stop - 1))
+            lo, hi = self.bounds(name)
+            cs.append(z3.And(x >= lo, x <= hi))
         return z3.And(cs)
 
+    def bounds(self, name: str) -> tuple[z3.ArithRef, z3.ArithRef]:
+        t = self.model.vars[name].type
+        if isinstance(t, IntType):
+            return self.size_term(t.lo), self.size_term(t.hi)
+        vals = t.values()
+        return z3.IntVal(vals.start), z3.IntVal(vals.stop - 1)
+
+    def size_term(self, e: int | Expr) -> z3.ArithRef:
+        return z3.IntVal(e) if isinstance(e, int) else as_int(self.eval(e, None, {}))  # type: ignore[arg-type]
+
+    def well_formed(self, s: CState) -> z3.BoolRef:
+        return z3.And(self.counts_ok(s), self.type_ok(s))
+
     def init(self, s: CState) -> z3.BoolRef:
-        m = self.model
-        choices = dict(zip([(n, i) for n, i, _ in m.slots()], m.init_choices(), strict=True))
-        cs = [self.well_formed(s)]
-        for (name, i), x in [*s.g.items(), *s.d.items()]:
-            cs.append(z3.Or([x == v for v in choices[(name, i)]]))
-        sib = next(i for i in range(m.domains[self.domain]) if i not in self.dist)
-        allowed = [choices[(n, sib)] for n in self.locals]
-        for loc in self.local_states:
-            if not all(v in a for v, a in zip(loc, allowed, strict=True)):
-                cs.append(s.c[loc] == 0)
-        cs += [as_bool(self.eval(c, s, {})) for c in m.init_constraints]
+        """The initial states. Types are not assumed here: from_symbolic proves that every
+        initial state is within them."""
+        cs = [self.counts_ok(s)]
+        for key, x in [*s.g.items(), *s.d.items()]:
+            cs.append(z3.Or([x == v for v in self.init_vals[key]]))
+        cs += [s.c[loc] == 0 for loc in self.local_states if loc not in self.init_locals]
+        cs += [as_bool(self.eval(c, s, {})) for c in self.model.init_constraints]
         return z3.And(cs)
 
     # -- expressions -------------------------------------------------------------------------
@@ -146,6 +170,10 @@ class CounterSystem:
     def eval(self, e: Expr, s: CState, env: dict[str, object]) -> z3.ExprRef:
         if isinstance(e, Const):
             return z3.IntVal(e.value)
+        if isinstance(e, Size):
+            if e.name != self.size:
+                raise NotSymmetricError(f"size {e.name} is a symbol, but only {self.size} may be")
+            return self.N
         if isinstance(e, Var):
             return s.g[(e.name, None)]
         if isinstance(e, Param):
@@ -208,7 +236,8 @@ class CounterSystem:
         t = self._thread_of(e.index, env)
         if t.dist is not None:
             return s.d[(e.array, t.dist)]
-        assert t.local is not None
+        if t.local is None:
+            raise NotSymmetricError(f"{e.array} read where a thread has no state yet")
         return z3.IntVal(t.local[self.locals.index(e.array)])
 
     def _quant(self, e: Quant, s: CState, env: dict[str, object]) -> z3.ExprRef:
@@ -387,32 +416,32 @@ class CounterSystem:
 # --------------------------------------------------------------------------------------------
 
 
-def symmetric_family(build: Callable[[int], Model], size: str, domain: str,
-                     lo: int, hi: int) -> CounterSystem:
-    """The counter system of the models build(lo..hi), which must all have one definition."""
-    models = {n: build(n) for n in range(lo, hi + 1)}
-    first = canonical(models[lo], domain)
-    for n, m in models.items():
-        if m.domains.get(domain) != n:
-            raise NotSymmetricError(f"size {size}={n} does not give {n} elements of {domain}")
-        other = canonical(m, domain)
-        if other != first:
-            what = next(a.split("\n", 1)[0] for a, b in zip(first, other, strict=False) if a != b) \
-                if len(first) == len(other) else "the list of declarations"
-            raise NotSymmetricError(f"the model's definition changes with {size} "
-                                f"({size}={lo} and {size}={n} differ in {what})")
-    m = models[lo]
+def from_symbolic(m: Model, size: Size, domain: str, lo: int) -> CounterSystem:
+    """The counter system of a model built with `size` as a symbol sizing `domain`."""
+    for name, n in m.domains.items():
+        if name == domain:
+            if not (isinstance(n, Size) and n.name == size.name):
+                raise NotSymmetricError(f"domain {domain} is not sized by {size.name} itself")
+        elif isinstance(n, Expr):
+            raise NotSymmetricError(f"the size of domain {name} depends on {size.name}: only the "
+                                    f"{domain} domain may grow with it")
     dist = sorted(_named_indices(m, domain))
     if dist and dist[-1] >= lo - 1:
         raise NotSymmetricError(f"threads {dist} are named in the model, which leaves no "
-                            f"interchangeable thread at {size}={lo}")
+                                f"interchangeable thread at {size.name}={lo}")
     locs = [n for n, d in m.vars.items() if d.domain == domain]
+    for n in locs:
+        t = m.vars[n].type
+        if isinstance(t, IntType) and t.symbolic:
+            raise NotSymmetricError(f"the range of {n}, a variable of each thread, depends on "
+                                    f"{size.name}: a thread's local states must be finitely many")
     spaces = [list(m.vars[n].type.values()) for n in locs]
     local_states = list(itertools.product(*spaces))
     if len(local_states) > 4096:
         raise NotSymmetricError(f"{len(local_states)} local states per thread: too many to count")
-    cs = CounterSystem(m, domain, size, lo, tuple(dist), locs, local_states)
-    _check_sibling_init(m, domain, cs.dist)
+    cs = CounterSystem(m, domain, size.name, lo, tuple(dist), locs, local_states)
+    _initial_values(cs)
+    _check_types(cs)
     for a in m.actions:
         tparams = [p for p in a.params if p.domain == domain]
         if len(tparams) > 1:
@@ -431,6 +460,187 @@ def symmetric_family(build: Callable[[int], Model], size: str, domain: str,
     return cs
 
 
+def _initial_values(cs: CounterSystem) -> None:
+    """Each slot's initial values as terms over N, and the local states any other thread may
+    start in. A per-thread initial value (`init=lambda i: ...`) is read once for a thread known
+    only as "not a named one": it may compare the index with a named thread's, nothing else."""
+    m = cs.model
+    for name, d in m.vars.items():
+        if d.domain == cs.domain:
+            for i in cs.dist:
+                cs.init_vals[(name, i)] = _init_terms(cs, name, i)
+        elif d.domain is None:
+            cs.init_vals[(name, None)] = _init_terms(cs, name, None)
+        else:
+            for i in range(m.domains[d.domain]):
+                cs.init_vals[(name, i)] = _init_terms(cs, name, i)
+    per_field = []
+    for name in cs.locals:
+        vals = set()
+        for v in _init_terms(cs, name, "other"):
+            v = z3.simplify(v)
+            if not z3.is_int_value(v):
+                raise NotSymmetricError(f"the initial value of {name} depends on {cs.size}")
+            vals.add(v.as_long())  # type: ignore[attr-defined]
+        per_field.append(vals)
+    cs.init_locals = {x for x in cs.local_states
+                      if all(v in f for v, f in zip(x, per_field, strict=True))}
+
+
+def _init_terms(cs: CounterSystem, name: str, i: int | str | None) -> list[z3.ArithRef]:
+    d = cs.model.vars[name]
+    where = cs.model.slot_name(name, i if isinstance(i, int) else None)
+    spec = d.init
+    if callable(spec):
+        if i is None:
+            raise ModelError(f"initial value of scalar {name} cannot be a function")
+        idx: object = Param(f"_other_{name}", cs.domain) if i == "other" else i
+        with symbolic_build() as ctx:
+            try:
+                spec = spec(idx)
+            except Exception as e:  # a user's function: it may not take a symbolic index
+                raise NotSymmetricError(f"the initial value of {name} is not the same for every "
+                                        f"thread ({type(e).__name__}: {e})") from None
+        _refuse_python_use(ctx, f"the initial value of {name}")
+    vals = list(spec) if isinstance(spec, (tuple, list, set, frozenset)) else [spec]
+    if not vals:
+        raise ModelError(f"variable {name} has no initial value")
+    env: dict[str, object] = {f"_other_{name}": Thread()}
+    out = []
+    for v in vals:
+        if isinstance(v, bool):
+            v = int(v)
+        if isinstance(v, int):
+            out.append(z3.IntVal(v))
+            continue
+        if not isinstance(v, Expr) or not _closed(v):
+            raise ModelError(f"initial value {v!r} of {where} is not a constant")
+        out.append(as_int(cs.eval(v, None, env)))  # type: ignore[arg-type]
+    t = d.type
+    if not isinstance(t, IntType):
+        for v in out:
+            sv = z3.simplify(v)
+            if not z3.is_int_value(sv) or sv.as_long() not in t.values():  # type: ignore[attr-defined]
+                raise ModelError(f"initial value {sv} of {where} is not of type {t}")
+    return out
+
+
+def _closed(e: Expr) -> bool:
+    """Constants, sizes and a thread index compared with constants: no state."""
+    if isinstance(e, (Const, Size, Param)):
+        return True
+    return isinstance(e, Op) and all(_closed(a) for a in e.args)
+
+
+def _refuse_python_use(ctx: SymbolicBuild, what: str) -> None:
+    if ctx.misuse:
+        raise NotSymmetricError(f"{what} depends on the size at the Python level: {ctx.misuse[0]}")
+
+
+def _check_types(cs: CounterSystem) -> None:
+    """Every range is non-empty and every initial state is within the types, for every N."""
+    s = cs.fresh("init")
+    sol = z3.Solver()
+    sol.set("timeout", 30_000)
+    empty = [z3.And(cs.N >= cs.lo, cs.bounds(n)[0] > cs.bounds(n)[1]) for n in cs.model.vars]
+    sol.add(z3.Or(z3.Or(empty), z3.And(cs.init(s), z3.Not(cs.type_ok(s)))))
+    r = sol.check()
+    if r == z3.sat:
+        raise ModelError(f"for some {cs.size} >= {cs.lo}, a range is empty or an initial value is "
+                         "outside its type")
+    if r != z3.unsat:
+        raise ModelError(f"cannot show the initial states are within their types: {sol.reason_unknown()}")
+
+
+def instantiate(m: Model, size: Size, n: int) -> Model:
+    """The symbolic model with the size replaced by n: what the builder must give at size n."""
+    out = m.derive()
+    out.sizes = {k: (n if isinstance(v, Size) else v) for k, v in m.sizes.items()}
+    out.domains = {k: (n if isinstance(v, Expr) else v) for k, v in m.domains.items()}
+    sub = lambda e: substitute_size(e, size.name, n)  # noqa: E731
+    for name, d in m.vars.items():
+        t = d.type
+        if isinstance(t, IntType) and t.symbolic:
+            t = IntType(_fold(sub(t.lo)), _fold(sub(t.hi)))
+        out.vars[name] = dataclasses.replace(d, type=t, init=_subst_init(d.init, sub))
+    out.actions = [dataclasses.replace(
+        a, guard=sub(a.guard),
+        updates=tuple((sub(lhs), sub(rhs)) for lhs, rhs in a.updates),
+        each=tuple((q, tuple((sub(lhs), sub(rhs)) for lhs, rhs in ups)) for q, ups in a.each))
+        for a in m.actions]
+    out.init_constraints = [sub(c) for c in m.init_constraints]
+    out.final = sub(m.final)
+    out.properties = {k: dataclasses.replace(p, expr=None if p.expr is None else sub(p.expr),
+                                             pre=None if p.pre is None else sub(p.pre))
+                      for k, p in m.properties.items()}
+    return out
+
+
+def _fold_all(x: object) -> object:
+    """Constant arithmetic folded, as Python folds it when the size is a number: `n - 1` built
+    at n = 3 is the constant 2 on one side and 3 - 1 on the other."""
+    if isinstance(x, tuple):
+        return tuple(_fold_all(v) for v in x)
+    if isinstance(x, Index):
+        return Index(x.array, _fold_all(x.index))  # type: ignore[arg-type]
+    if isinstance(x, Quant):
+        return Quant(x.kind, x.domain, x.var, _fold_all(x.body))  # type: ignore[arg-type]
+    if isinstance(x, Op):
+        args = tuple(_fold_all(a) for a in x.args)
+        if x.op in ("+", "-") and all(isinstance(a, Const) and a.type is None for a in args):
+            a, b = (c.value for c in args)  # type: ignore[union-attr]
+            return Const(a + b if x.op == "+" else a - b)
+        return Op(x.op, args)  # type: ignore[arg-type]
+    return x
+
+
+def _fold(e: object) -> object:
+    if isinstance(e, Expr) and size_expr(e):
+        from .compile import const_value
+        v = const_value(e, {})
+        return e if v is None else v
+    return e
+
+
+def _subst_init(spec: object, sub: Callable[[Expr], Expr]) -> object:
+    def one(v: object) -> object:
+        return _fold(sub(v)) if isinstance(v, Expr) and size_expr(v) else v
+
+    if callable(spec):
+        return lambda i: _subst_init(spec(i), sub)
+    if isinstance(spec, (tuple, list)):
+        return type(spec)(one(v) for v in spec)
+    return one(spec)
+
+
+def definition(m: Model) -> list[str]:
+    """The model's definition as text, blind to generated parameter names: two builds of one
+    variant at one size must give the same list."""
+    names: dict[str, str] = {}
+
+    def ren(match: re.Match) -> str:
+        return names.setdefault(match.group(0), f"_q{len(names)}")
+
+    def show(x: object) -> str:
+        return re.sub(r"_[A-Za-z]+\d+", ren, repr(_fold_all(x)))
+
+    out = [f"domain {k} = {v}" for k, v in m.domains.items()]
+    for name, d in m.vars.items():
+        dom = "" if d.domain is None else f"[{d.domain}]"
+        out.append(f"var {name}{dom}: {d.type}")
+    out += [f"init {m.slot_name(name, i)} = {ch}"
+            for (name, i, _), ch in zip(m.slots(), m.init_choices(), strict=True)]
+    out += [f"init constraint {show(c)}" for c in m.init_constraints]
+    out.append(f"final {show(m.final)}")
+    out.append(f"actors {sorted(m.actor_names.items())}")
+    for a in m.actions:
+        out.append(f"action {a.name}\n{a.func} {a.file} {a.actor} {a.fair} "
+                   f"{show(a.params)} {show(a.guard)} {show(a.updates)} {show(a.each)}")
+    for p in m.properties.values():
+        out.append(f"property {p.name}\n{p.kind} {show(p.expr)} {show(p.pre)}")
+    return out
+
+
 def _prune(cs: CounterSystem) -> None:
     """Drop moves whose guard is false whatever the state (most sibling moves: wrong pc)."""
     s = cs.fresh("prune")
@@ -440,16 +650,6 @@ def _prune(cs: CounterSystem) -> None:
             mv.id = len(keep)
             keep.append(mv)
     cs.moves = keep
-
-
-def _check_sibling_init(m: Model, domain: str, dist: tuple[int, ...]) -> None:
-    choices = dict(zip([(n, i) for n, i, _ in m.slots()], m.init_choices(), strict=True))
-    for name, d in m.vars.items():
-        if d.domain != domain:
-            continue
-        seen = {tuple(choices[(name, i)]) for i in range(m.domains[domain]) if i not in dist}
-        if len(seen) > 1:
-            raise NotSymmetricError(f"threads start with different values of {name}")
 
 
 def _named_indices(m: Model, domain: str) -> set[int]:
@@ -472,6 +672,16 @@ def _named_indices(m: Model, domain: str) -> set[int]:
 
     for e in _all_exprs(m):
         walk(e, {})
+    for name, d in m.vars.items():  # a per-thread initial value may name threads too
+        if d.domain == domain and callable(d.init):
+            with symbolic_build():
+                try:
+                    v = d.init(Param(f"_other_{name}", domain))
+                except Exception:  # _init_terms reports it
+                    continue
+            for x in v if isinstance(v, (tuple, list)) else [v]:
+                if isinstance(x, Expr):
+                    walk(x, {})
     return out
 
 
@@ -489,33 +699,3 @@ def _all_exprs(m: Model) -> Iterable[Expr]:
             for lhs, rhs in ups:
                 yield lhs
                 yield rhs
-
-
-def canonical(m: Model, domain: str) -> list[str]:
-    """The model's definition as text, blind to the size of `domain` and to generated parameter
-    names; scalar integer bounds are left out (they may grow with the size)."""
-    names: dict[str, str] = {}
-
-    def ren(match: re.Match) -> str:
-        return names.setdefault(match.group(0), f"_q{len(names)}")
-
-    def show(x: object) -> str:
-        return re.sub(r"_[A-Za-z]+\d+", ren, repr(x))
-
-    out = []
-    for name, d in m.vars.items():
-        t = "int" if isinstance(d.type, IntType) and d.domain is None else str(d.type)
-        dom = "" if d.domain is None else f"[{d.domain}]"
-        out.append(f"var {name}{dom}: {t}")
-    slots = m.slots()
-    for (name, i, d), ch in zip(slots, m.init_choices(), strict=True):
-        if d.domain != domain or i == 0:  # the others' starts: _check_sibling_init
-            out.append(f"init {m.slot_name(name, i)} = {ch}")
-    out += [f"init constraint {show(c)}" for c in m.init_constraints]
-    out.append(f"final {show(m.final)}")
-    for a in m.actions:
-        out.append(f"action {a.name}\n{a.func} {a.file} {a.actor} {a.fair} "
-                   f"{show(a.params)} {show(a.guard)} {show(a.updates)} {show(a.each)}")
-    for p in m.properties.values():
-        out.append(f"property {p.name}\n{p.kind} {show(p.expr)} {show(p.pre)}")
-    return out

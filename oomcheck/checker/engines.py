@@ -62,7 +62,7 @@ def _auto(model: Model, props: list[Property], opts: Options) -> list[Result]:
     prover, why_not = None, ""
     if model.family is not None:
         try:
-            prover = Prover(model, opts.timeout)
+            prover = Prover(model, opts.timeout, opts.limits)
         except ModelError as e:  # not symmetric, or a small instance breaks its own types
             why_not = str(e)
     proved: dict[str, Result] = {}

@@ -2,9 +2,9 @@
 
 The extra threads are clones of one thread of the small counterexample: whenever that thread
 steps, all its clones take the same step one after the other. That is a real run of the N-thread
-model only if the step cannot tell the clones apart (it reads and writes only its own thread,
-the distinguished threads and the globals it does not write), which is checked per step, and
-every guard and the final violation are proved by Z3 for all N at once.
+model only if no clone's step changes what the next clone sees: the step writes only its own
+thread's locals and reads only those, the named threads' and the globals (checked per step,
+`_clone_safe`). Every guard and the final violation are then proved by Z3 for all N at once.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import z3
 
 from .compile import Layout
 from .counters import CounterSystem, CState, Thread
-from .lang import Action, Expr, Index, Model, Op, Param, Property, Quant, Var
+from .lang import Action, Const, Expr, Index, Model, Op, Param, Property, Quant
 from .trace import Trace
 
 
@@ -25,29 +25,37 @@ def _valid(cs: CounterSystem, f: z3.BoolRef, timeout: float, base: int) -> bool:
 
 
 def _clone_safe(cs: CounterSystem, a: Action) -> bool:
-    """The step reads and writes its own thread only, among the interchangeable ones."""
+    """Clones of a thread can each take this step in turn, every one seeing what the original
+    saw, only if it writes nothing but its own thread's locals (so no clone changes what another
+    reads) and reads its own locals, the named threads' locals and the globals, never another
+    interchangeable thread's state (no quantifier or count over the threads)."""
     if a.each:
         return False
-    tps = [p.name for p in a.params if p.domain == cs.domain]
+    own = {p.name for p in a.params if p.domain == cs.domain}
 
-    def local(e: Expr) -> bool:
+    def thread_array(name: str) -> bool:
+        return cs.model.vars[name].domain == cs.domain
+
+    def own_index(e: Expr) -> bool:
+        return isinstance(e, Param) and e.name in own
+
+    def reads_ok(e: Expr) -> bool:
         if isinstance(e, Quant):
-            return e.domain != cs.domain and local(e.body)
+            return e.domain != cs.domain and reads_ok(e.body)
         if isinstance(e, Index):
-            return local(e.index)
+            if thread_array(e.array):
+                return own_index(e.index) or (isinstance(e.index, Const) and e.index.value in cs.dist)
+            return reads_ok(e.index)
         if isinstance(e, Op):
-            return all(local(x) for x in e.args)
+            return all(reads_ok(x) for x in e.args)
         return True
 
     for lhs, rhs in a.updates:
-        if isinstance(lhs, Var):
+        if not (isinstance(lhs, Index) and thread_array(lhs.array) and own_index(lhs.index)):
             return False
-        if cs.model.vars[lhs.array].domain == cs.domain and not (
-                isinstance(lhs.index, Param) and lhs.index.name in tps):
+        if not reads_ok(rhs):
             return False
-        if not local(rhs):
-            return False
-    return local(a.guard)
+    return reads_ok(a.guard)
 
 
 def generalise(cs: CounterSystem, model: Model, p: Property, trace: Trace,

@@ -363,8 +363,8 @@ class Invariant:
         return z3.And([lm.z3(st) for lm in self.lemmas]) if self.lemmas else z3.BoolVal(True)
 
 
-class ProofTimeoutError(ModelError):
-    pass
+class NoProofError(ModelError):
+    """No proof: a solver limit, the time limit, or a side condition that could not be shown."""
 
 
 def houdini(cs: CounterSystem, lemmas: list[Lemma], timeout: float) -> Invariant:
@@ -382,7 +382,7 @@ def houdini(cs: CounterSystem, lemmas: list[Lemma], timeout: float) -> Invariant
             rounds += 1
             left = timeout - (time.perf_counter() - t0)
             if left <= 0:
-                raise ProofTimeoutError("Houdini ran out of time")
+                raise NoProofError("Houdini ran out of time")
             sol.set("timeout", max(1, int(left * 1000)))
             sol.push()
             for p in pre:
@@ -394,7 +394,7 @@ def houdini(cs: CounterSystem, lemmas: list[Lemma], timeout: float) -> Invariant
                 return False
             if r != z3.sat:
                 sol.pop()
-                raise ProofTimeoutError(f"Z3 answered {r} ({sol.reason_unknown()})")
+                raise NoProofError(f"Z3 answered {r} ({sol.reason_unknown()})")
             mdl = sol.model()
             sol.pop()
             keep = [lm for lm in live

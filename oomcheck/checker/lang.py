@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Union
+from typing import NoReturn, Union
 
 
 class ModelError(Exception):
@@ -35,17 +36,37 @@ class BoolType:
         return "bool"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class IntType:
-    lo: int
-    hi: int
+    """An integer range; its bounds may be size expressions (`IntType(-n, n)`) when the model is
+    built with a symbolic size for the parametric engine."""
+
+    lo: int | Expr
+    hi: int | Expr
 
     def __post_init__(self) -> None:
+        for b in (self.lo, self.hi):
+            if isinstance(b, bool) or not isinstance(b, (int, Expr)):
+                raise ModelError(f"integer bound {b!r} is not a whole number")
+        if self.symbolic:
+            return
         if self.lo > self.hi:
             raise ModelError(f"empty integer range {self.lo}..{self.hi}")
 
+    @property
+    def symbolic(self) -> bool:
+        return isinstance(self.lo, Expr) or isinstance(self.hi, Expr)
+
     def values(self) -> range:
-        return range(self.lo, self.hi + 1)
+        if self.symbolic:
+            raise ModelError(f"the range {self} depends on a symbolic size")
+        return range(self.lo, self.hi + 1)  # type: ignore[operator]
+
+    def __eq__(self, o: object) -> bool:
+        return isinstance(o, IntType) and repr(self.lo) == repr(o.lo) and repr(self.hi) == repr(o.hi)
+
+    def __hash__(self) -> int:
+        return hash((repr(self.lo), repr(self.hi)))
 
     def show(self, v: int) -> str:
         return str(v)
@@ -107,10 +128,61 @@ def lift(x: Operand) -> Expr:
     raise ModelError(f"cannot use {x!r} ({type(x).__name__}) in an expression")
 
 
+class SymbolicBuild:
+    """Collects every Python-level use of an expression (a size symbol included) while a model
+    is built with a symbolic size. A build that used one is not the same definition at every
+    size, even when the model caught the exception it raised."""
+
+    def __init__(self) -> None:
+        self.misuse: list[str] = []
+
+
+_BUILDS: list[SymbolicBuild] = []
+
+
+@contextmanager
+def symbolic_build() -> Iterator[SymbolicBuild]:
+    ctx = SymbolicBuild()
+    _BUILDS.append(ctx)
+    try:
+        yield ctx
+    finally:
+        _BUILDS.remove(ctx)
+
+
+def _python_use(what: str) -> NoReturn:
+    for ctx in _BUILDS:
+        ctx.misuse.append(what)
+    raise ModelError(what)
+
+
 class Expr:
-    """Base of the expression tree; operators build new trees."""
+    """Base of the expression tree; operators build new trees. Python-level uses (truth value,
+    int(), range(), *, /) raise: a model's control flow must not depend on its state or on a
+    symbolic size."""
 
     __slots__ = ()
+
+    def __neg__(self) -> Expr:
+        return Op("-", (Const(0), self))
+
+    def __index__(self) -> int:
+        _python_use(f"the expression {self!r} was used as a Python number (int(), range(), an index); "
+                    "a size that is a symbol can only be used inside the modeling language")
+
+    __int__ = __index__
+
+    def __float__(self) -> float:
+        return float(self.__index__())
+
+    def __iter__(self) -> Iterator[object]:
+        _python_use(f"the expression {self!r} was iterated over in Python")
+
+    def __mul__(self, o: object) -> Expr:
+        _python_use("the modeling language has no multiplication (*); use + or a constant")
+
+    __rmul__ = __mul__
+    __floordiv__ = __truediv__ = __mod__ = __pow__ = __rfloordiv__ = __rtruediv__ = __mul__
 
     def __add__(self, o: Operand) -> Expr:
         return Op("+", (self, lift(o)))
@@ -158,9 +230,9 @@ class Expr:
         return Op("not", (self,))
 
     def __bool__(self) -> bool:
-        raise ModelError(
-            "an expression was used as a Python truth value; use &, |, ~ and ite() instead "
-            "of and, or, not and if"
+        _python_use(
+            f"an expression was used as a Python truth value ({self!r}); use &, |, ~ and ite() "
+            "instead of and, or, not and if; a size that is a symbol cannot steer Python code"
         )
 
     __hash__ = object.__hash__
@@ -187,6 +259,22 @@ class Index(Expr):
 class Param(Expr):
     name: str
     domain: str
+
+
+@dataclass(frozen=True, eq=False)
+class Size(Expr):
+    """A model size (the thread count) as a symbol, for proofs over every value of it. A model
+    built with one may use it only inside the language: domain sizes, integer bounds, initial
+    values and expressions."""
+
+    name: str
+
+
+def size_expr(x: object) -> bool:
+    """Whether x is a closed integer expression over sizes (Size, constants, + and -)."""
+    if isinstance(x, (Size, Const)):
+        return True
+    return isinstance(x, Op) and x.op in ("+", "-") and all(size_expr(a) for a in x.args)
 
 
 @dataclass(frozen=True, eq=False)
@@ -265,6 +353,19 @@ def substitute(e: Expr, binding: Mapping[str, int]) -> Expr:
         return Op(e.op, tuple(substitute(a, binding) for a in e.args))
     if isinstance(e, Quant):
         return Quant(e.kind, e.domain, e.var, substitute(e.body, binding))
+    return e
+
+
+def substitute_size(e: Expr, size: str, n: int) -> Expr:
+    """Replace a size symbol by a number."""
+    if isinstance(e, Size):
+        return Const(n) if e.name == size else e
+    if isinstance(e, Index):
+        return Index(e.array, substitute_size(e.index, size, n))
+    if isinstance(e, Op):
+        return Op(e.op, tuple(substitute_size(a, size, n) for a in e.args))
+    if isinstance(e, Quant):
+        return Quant(e.kind, e.domain, e.var, substitute_size(e.body, size, n))
     return e
 
 
@@ -369,10 +470,15 @@ class Model:
 
     # -- declarations --------------------------------------------------------------------
 
-    def domain(self, name: str, size: int) -> str:
-        if size < 1:
+    def domain(self, name: str, size: int | Expr) -> str:
+        if isinstance(size, Expr):
+            if not size_expr(size):
+                raise ModelError(f"domain {name}: its size must be a whole number or a size symbol")
+        elif isinstance(size, bool) or not isinstance(size, int):
+            raise ModelError(f"domain {name}: its size must be a whole number, got {size!r}")
+        elif size < 1:
             raise ModelError(f"domain {name} must have at least one element, got {size}")
-        self.domains[name] = size
+        self.domains[name] = size  # type: ignore[assignment]
         return name
 
     def var(self, name: str, type: Type, init: InitSpec, doc: str = "") -> Var:

@@ -15,20 +15,20 @@ from dataclasses import dataclass
 
 import z3
 
-from .counters import CounterSystem, NotSymmetricError, symmetric_family
+from .counters import CounterSystem, NotSymmetricError, definition, from_symbolic, instantiate
 from .explicit import Limits, check_explicit
 from .generalise import generalise
 from .houdini import (
     Invariant,
     Lemma,
-    ProofTimeoutError,
+    NoProofError,
     Vocabulary,
     candidates,
     houdini,
     preserves_types,
     sample,
 )
-from .lang import TRUE, Model, ModelError, Property
+from .lang import TRUE, Model, ModelError, Property, Size, symbolic_build
 from .ranking import prove_leads_to
 from .trace import Result
 
@@ -48,7 +48,11 @@ class Family:
 
 
 def counter_system(model: Model) -> tuple[CounterSystem, Family, Callable[[int], Model]]:
-    """The model's counter system, its family, and how to build it at another size."""
+    """The model's counter system, its family, and how to build it at a given size.
+
+    The variant is built once more with its size as a symbol: Python code cannot branch on it,
+    so that one definition is the model at every size. As a check that can fail, the symbolic
+    definition with the size replaced by lo and lo+1 must equal the ordinary builds there."""
     fam = model.family
     rebuild = model.rebuild
     if not isinstance(fam, Family) or rebuild is None:
@@ -57,15 +61,37 @@ def counter_system(model: Model) -> tuple[CounterSystem, Family, Callable[[int],
     def build(n: int) -> Model:
         return rebuild({**model.sizes, fam.size: n})
 
-    return symmetric_family(build, fam.size, fam.domain, fam.lo, fam.hi), fam, build
+    sym = Size(fam.size)
+    with symbolic_build() as ctx:
+        try:
+            symbolic = rebuild({**model.sizes, fam.size: sym})
+        except Exception as e:  # a user's variant file may fail in any way
+            symbolic, why = None, f"{type(e).__name__}: {e}" if not isinstance(e, ModelError) else str(e)
+    if ctx.misuse:
+        raise NotSymmetricError(f"the model's definition depends on {fam.size} in Python code, not "
+                                f"only through the modeling language: {ctx.misuse[0]}")
+    if symbolic is None:
+        raise NotSymmetricError(f"the model cannot be built with {fam.size} as a symbol: {why}")
+    cs = from_symbolic(symbolic, sym, fam.domain, fam.lo)
+    for n in (fam.lo, fam.lo + 1):
+        want, got = definition(build(n)), definition(instantiate(symbolic, sym, n))
+        if want != got:
+            what = next((a.split("\n", 1)[0] for a, b in zip(want, got, strict=False) if a != b),
+                        "the list of declarations")
+            raise NotSymmetricError(f"built with {fam.size} as a symbol, the model differs from its "
+                                    f"build at {fam.size}={n} (in {what})")
+    return cs, fam, build
 
 
 class Prover:
-    """One counter system and its invariant, shared by the properties of one check."""
+    """One counter system and its invariant, shared by the properties of one check. Every Z3
+    call gets the smaller of the per-property timeout and what is left of --max-seconds."""
 
-    def __init__(self, model: Model, timeout: float):
+    def __init__(self, model: Model, timeout: float, limits: Limits | None = None):
         self.model = model
-        self.timeout = timeout
+        self.per_property = timeout
+        self.limits = limits or Limits()
+        self.deadline = time.perf_counter() + self.limits.max_seconds
         self.cs, self.family, self.build = counter_system(model)
         lo = self.family.lo
         sizes = [n for n in (lo, lo + 1) if n <= self.family.hi]
@@ -73,15 +99,35 @@ class Prover:
         self.voc = Vocabulary(self.cs)
         self.cands = candidates(self.voc, self.samples)
         self._inv: Invariant | None = None
+        self._inv_failed: Exception | None = None
+
+    @property
+    def timeout(self) -> float:
+        left = self.deadline - time.perf_counter()
+        if left <= 0:
+            raise NoProofError(f"time limit reached ({self.limits.max_seconds:g} s)")
+        return min(self.per_property, left)
 
     def invariant(self, props: list[Property]) -> Invariant:
+        """Houdini once per check; a failure is remembered, not recomputed per property."""
+        if self._inv_failed is not None:
+            raise self._inv_failed
         if self._inv is None:
             own = [Lemma(p.name, lambda s: True, lambda st, p=p: self.cs.pred(p.expr, st), prop=p.name)
                    for p in props if p.kind == "invariant"]
-            self._inv = houdini(self.cs, own + self.cands, self.timeout)
-            if preserves_types(self.cs, self._inv, self.timeout) != z3.unsat:
-                raise ModelError("a step of the counter system leaves the model's types "
-                                 "(a thread lost or a variable out of range)")
+            try:
+                inv = houdini(self.cs, own + self.cands, self.timeout)
+                kept = preserves_types(self.cs, inv, self.timeout)
+                if kept != z3.unsat:
+                    raise NoProofError(
+                        "a step may leave the model's types for some "
+                        f"{self.family.size} (a variable out of its declared range, or a thread "
+                        "lost), as far as the invariant found can tell" if kept == z3.sat else
+                        "Z3 could not show that every step stays within the types")
+            except NoProofError as e:
+                self._inv_failed = e
+                raise
+            self._inv = inv
         return self._inv
 
     def prove(self, p: Property, all_props: list[Property]) -> Result:
@@ -152,7 +198,7 @@ def check_parametric(model: Model, props: list[Property], timeout: float,
     """Prove each property for every N; what is not proved is checked explicitly at the smallest
     size, and a violation there is generalised to every N when it can be."""
     try:
-        prover = Prover(model, timeout)
+        prover = Prover(model, timeout, limits)
     except ModelError as e:  # not symmetric, or a small instance breaks its own types
         why = f"not parametric: {e}" if isinstance(e, NotSymmetricError) else str(e)
         return [Result(p.name, p.kind, "unknown", "parametric", strength={"kind": "none"},
@@ -170,30 +216,53 @@ def prove_one(prover: Prover, p: Property, props: list[Property]) -> Result:
     t0 = time.perf_counter()
     try:
         return prover.prove(p, props)
-    except ProofTimeoutError as e:
+    except NoProofError as e:
         return prover.unknown(p, str(e), t0)
 
 
 def violation_for_all(prover: Prover, p: Property, limits: Limits | None) -> Result | None:
     """A violation at the smallest size, replayed for every larger one; failing that, a
-    violation at each size up to some base whose counterexample replays from there on."""
+    violation at each size up to some base whose counterexample replays from there on. The
+    claim is also checked, as a test that can fail, by the explicit engine at the next two sizes."""
+    try:
+        return _violation_for_all(prover, p, limits or prover.limits)
+    except NoProofError:
+        return None
+
+
+def _violation_for_all(prover: Prover, p: Property, limits: Limits) -> Result | None:
     fam = prover.family
     found: list[str] = []
     first: Result | None = None
+
+    def explicit(n: int) -> Result:
+        small = prover.build(n)
+        left = Limits(limits.max_states, min(limits.max_seconds, prover.timeout), limits.max_memory_mb)
+        return check_explicit(small, [small.properties[p.name]], left)[0]
+
     for base in range(fam.lo, min(fam.lo + 2, fam.hi) + 1):
-        small = prover.build(base)
-        ex = check_explicit(small, [small.properties[p.name]], limits or Limits())[0]
+        ex = explicit(base)
         if ex.verdict != "violated" or ex.trace is None:
             return None
         first = first or ex
+        small = prover.build(base)
         how = generalise(prover.cs, small, small.properties[p.name], ex.trace, prover.timeout)
         if how is not None:
+            again = [explicit(n).verdict for n in (base + 1, base + 2) if n <= fam.hi]
+            if "unknown" in again:
+                return None
+            if "holds" in again:
+                raise ModelError(f"internal error: the {p.name} counterexample was generalised to "
+                                 f"every {fam.size} >= {base}, but the explicit engine does not "
+                                 f"find it at {fam.size}={base + 1} or {base + 2}; please report")
             below = f"; violated at {fam.size}={', '.join(found)} (explicit)" if found else ""
             first.engine = "parametric"
             first.strength = {"kind": "proved", "method": "parametric",
                               "covers": fam.covers(prover.model),
-                              "generalised_from": {fam.size: base}}
-            first.reason = how + below
+                              "generalised_from": {fam.size: base},
+                              "checked_explicitly": [n for n in (base + 1, base + 2) if n <= fam.hi]}
+            first.reason = how + below + (f" (and the explicit engine finds the violation at "
+                                          f"{fam.size}={base + 1} and {base + 2})")
             return first
         found.append(str(base))
     return None

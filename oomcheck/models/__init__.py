@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..checker.lang import Model, ModelError
+from ..checker.lang import Model, ModelError, Size
 from . import freezer, reaper
 
 
@@ -32,6 +32,9 @@ class ModelSpec:
         full_sizes = {}
         for s, (default, lo, hi) in self.sizes.items():
             v = sizes.get(s, default)
+            if isinstance(v, Size) and s in self.parametric:
+                full_sizes[s] = v  # built once for every value, by the parametric engine
+                continue
             if not isinstance(v, int) or not lo <= v <= hi:
                 raise ModelError(f"size {s} of model {self.name} must be {lo}..{hi}, not {v}")
             full_sizes[s] = v

@@ -1,0 +1,80 @@
+"""The wrong answers users got from the parametric engine, as the variant files they wrote
+(tests/variants/): each now gets a sound answer, and the explicit engine shows why a claim for
+every N would have been wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oomcheck.catalog import model_for
+from oomcheck.checker.engines import Options, run
+from oomcheck.checker.explicit import Limits, check_explicit
+from oomcheck.checker.lang import Model, ModelError
+
+VARIANTS = Path(__file__).parent / "variants"
+
+
+def variant(name: str, threads: int = 3) -> Model:
+    return model_for("freezer", str(VARIANTS / f"{name}.py"), None, {"threads": threads}, {})[0]
+
+
+def explicit(name: str, threads: int, prop: str) -> str:
+    m = variant(name, threads)
+    return check_explicit(m, [m.properties[prop]], Limits(max_seconds=120))[0].verdict
+
+
+def parametric(name: str, prop: str, timeout: float = 10.0):
+    m = variant(name)
+    return run(m, [m.properties[prop]], Options("parametric", timeout=timeout))[0]
+
+
+def test_per_thread_initial_value_beyond_index_4_is_not_parametric() -> None:
+    r = parametric("index_init", "no-early-thread")
+    assert r.verdict == "unknown" and "not parametric" in r.reason
+    assert "initial value of early" in r.reason
+    assert explicit("index_init", 4, "no-early-thread") == "holds"
+    assert explicit("index_init", 5, "no-early-thread") == "violated"
+
+
+def test_a_domain_sized_by_the_thread_count_is_not_parametric() -> None:
+    r = parametric("percpu_domain", "fewer-than-4-busy")
+    assert r.verdict == "unknown" and "domain cpu depends on threads" in r.reason
+    assert explicit("percpu_domain", 3, "fewer-than-4-busy") == "holds"
+    assert explicit("percpu_domain", 4, "fewer-than-4-busy") == "violated"
+
+
+def test_a_sibling_writing_a_global_array_is_not_cloned() -> None:
+    r = parametric("global_token", "not-every-sibling-holds")
+    assert r.verdict == "unknown", r.reason  # violated at 2 only: no claim for every N
+    assert explicit("global_token", 2, "not-every-sibling-holds") == "violated"
+    assert explicit("global_token", 3, "not-every-sibling-holds") == "holds"
+    assert explicit("global_token", 4, "not-every-sibling-holds") == "holds"
+
+
+def test_a_patch_that_branches_on_the_size_in_python_is_not_parametric() -> None:
+    r = parametric("big_sizes_only", "victim-exits")
+    assert r.verdict == "unknown" and "in Python code" in r.reason
+    big = variant("big_sizes_only", 10)  # the registry's largest instance keeps exit_mm ...
+    assert any(a.name == "exit_mm" for a in big.actions)
+    huge = model_for("freezer", str(VARIANTS / "big_sizes_only.py"), None, {"threads": 11}, {},
+                     max_size=11)[0]
+    assert not any(a.name == "exit_mm" for a in huge.actions)  # ... which 11 threads lose
+
+
+def test_a_counter_that_overflows_for_more_threads_is_not_proved() -> None:
+    r = parametric("counter_overflow", "exits-in-range")
+    assert r.verdict == "unknown"
+    assert explicit("counter_overflow", 3, "exits-in-range") == "holds"
+    with pytest.raises(ModelError, match="outside its type"):
+        explicit("counter_overflow", 4, "exits-in-range")
+
+
+def test_auto_never_claims_every_n_for_these_variants() -> None:
+    for name, prop in [("index_init", "no-early-thread"), ("percpu_domain", "fewer-than-4-busy"),
+                       ("big_sizes_only", "no-deadlock")]:
+        m = variant(name)
+        r = run(m, [m.properties[prop]], Options("auto", timeout=10))[0]
+        assert r.engine != "parametric" and "every" not in r.strength, (name, r.strength)
+        assert r.strength["kind"] == "explicit"
