@@ -78,3 +78,36 @@ def test_auto_never_claims_every_n_for_these_variants() -> None:
         r = run(m, [m.properties[prop]], Options("auto", timeout=10))[0]
         assert r.engine != "parametric" and "every" not in r.strength, (name, r.strength)
         assert r.strength["kind"] == "explicit"
+
+
+def test_parametric_honours_max_seconds() -> None:
+    from oomcheck.catalog import build_variant, catalog_for, resolve_variant
+    cat = catalog_for("freezer")
+    m = build_variant(resolve_variant(cat, "v10"), {"threads": 3}, {}, cat)
+    r = run(m, [m.properties["victim-exits"]],
+            Options("parametric", timeout=60, limits=Limits(max_seconds=0.5)))[0]
+    assert r.verdict == "unknown" and "time limit" in r.reason, r.reason
+
+
+def test_a_bound_that_grows_with_the_thread_count_is_proved() -> None:
+    """The same kind of counter as counter_overflow.py, typed 0..threads: in range for every N."""
+    from oomcheck.checker.lang import BOOL, IntType, forall
+    from oomcheck.checker.parametric import Family
+
+    def build(sizes: dict) -> Model:
+        n = sizes["threads"]
+        m = Model("exits", sizes={"threads": n})
+        m.domain("thread", n)
+        m.actor("thread", "thread")
+        done = m.array("done", "thread", BOOL, init=0)
+        exits = m.var("exits", IntType(0, n), init=0)
+        m.action("exit", func="do_exit", file="kernel/exit.c", actor="thread", params={"t": "thread"},
+                 guard=lambda t: ~done[t], updates=lambda t: {done[t]: 1, exits: exits + 1})
+        m.set_final(forall("thread", lambda t: done[t]))
+        m.invariant("in-range", exits <= n, "never more exits than threads")
+        m.family, m.rebuild = Family("threads", "thread", 2, 6), build
+        return m
+
+    m = build({"threads": 3})
+    r = run(m, list(m.properties.values()), Options("parametric", timeout=30))[0]
+    assert r.verdict == "holds" and r.strength["covers"] == "every threads >= 2"

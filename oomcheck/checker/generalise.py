@@ -62,6 +62,7 @@ def generalise(cs: CounterSystem, model: Model, p: Property, trace: Trace,
                timeout: float = 30.0) -> str | None:
     """How a counterexample of `model` (base threads) extends to every N >= base, or None."""
     base = model.domains[cs.domain]
+    p = cs.model.properties[p.name]  # as stated for every N, not as folded at N = base
     if trace.path is None or base < cs.lo:
         return None
     states, acts = trace.path

@@ -114,7 +114,7 @@ class Prover:
             raise self._inv_failed
         if self._inv is None:
             own = [Lemma(p.name, lambda s: True, lambda st, p=p: self.cs.pred(p.expr, st), prop=p.name)
-                   for p in props if p.kind == "invariant"]
+                   for p in map(self.symbolic, props) if p.kind == "invariant"]
             try:
                 inv = houdini(self.cs, own + self.cands, self.timeout)
                 kept = preserves_types(self.cs, inv, self.timeout)
@@ -130,8 +130,14 @@ class Prover:
             self._inv = inv
         return self._inv
 
+    def symbolic(self, p: Property) -> Property:
+        """The property as the symbolic model states it: the instance's may have the size
+        folded in (`count(...) != n - 1` is `!= 2` at n = 3)."""
+        return self.cs.model.properties[p.name]
+
     def prove(self, p: Property, all_props: list[Property]) -> Result:
         t0 = time.perf_counter()
+        p = self.symbolic(p)
         covers = self.family.covers(self.model)
         strength = {"kind": "proved", "method": "parametric", "covers": covers}
         inv = self.invariant(all_props)
