@@ -1,16 +1,30 @@
 """`oomcheck`: check a model variant, list what exists, verify the spec catalog.
 
-Exit codes: 0 all properties hold / every verdict as expected; 1 a property is violated / a
-verdict differs from the catalog; 2 usage or input error; 3 some result is unknown (a limit hit).
+Exit codes (scripts rely on them, so they never depend on what happens to stdout):
+  0  check: every property holds, proved or by a complete search; verify: every verdict as
+     expected; list, contention: done; simulate: every run reached the final state
+  1  check: a property is violated; verify: a verdict or strength differs from the catalog or
+     between engines; simulate: some run did not reach the final state
+  2  usage or input error (one line on stderr)
+  3  check: some result is unknown (a limit, a solver timeout), none violated
+  4  check: every property holds, but some only up to a bound (bmc depth, base case of
+     k-induction) or with a probability: not a proof
+  130 interrupted
+With several properties the first that applies of 1, 3, 4, 0 wins. If the reader of stdout goes
+away (`oomcheck ... | head -1`), the rest of the output is dropped, the run goes on to its end
+and exits with its real code.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from .argtypes import knob as _knob
@@ -33,7 +47,17 @@ from .cli_simulate import run as run_simulate
 from .models import MODELS
 from .verify import echo_to, verify_catalog
 
-EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
+EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_UNKNOWN, EXIT_BOUNDED = 0, 1, 2, 3, 4
+EXIT_CODES_HELP = """exit codes:
+  0  every property holds, proved or by a complete search (check);
+     every verdict as expected (verify)
+  1  a property is violated (check); a verdict differs (verify);
+     a run did not reach the final state (simulate)
+  2  usage or input error
+  3  some result is unknown (a limit or a solver timeout), none violated
+  4  every property holds, but some only up to a bound (bmc) or with a
+     probability: not a proof
+  with several properties: 1, then 3, then 4, then 0"""
 SIZE_OPTIONS = {"threads": "--threads", "vmas": "--vmas", "ptes": "--ptes"}
 
 
@@ -57,10 +81,12 @@ def _add_limits(p: argparse.ArgumentParser) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="oomcheck", description="Model checker for Linux OOM-killer concurrency.")
+    p = _Parser(prog="oomcheck", description="Model checker for Linux OOM-killer concurrency.",
+                epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
 
-    c = sub.add_parser("check", help="check the properties of one model variant")
+    c = sub.add_parser("check", help="check the properties of one model variant",
+                       epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("model", help="model name (see 'oomcheck list')")
     c.add_argument("--variant", required=True,
                    help="a variant of the model's catalog, or the path of a variant .py file")
@@ -101,7 +127,65 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _PipeGuard:
+    """Stands in for sys.stdout (or stderr): once its reader has gone, output is dropped and the
+    command goes on to its end, so the exit code still says what was found. The stream's file
+    descriptor then points at /dev/null, so Python's last flush at exit cannot fail either."""
+
+    def __init__(self, stream: io.TextIOBase) -> None:
+        self.stream = stream
+        self.broken = False
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                self.stream.write(text)
+            except BrokenPipeError:
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                self._drop()
+
+    def _drop(self) -> None:
+        self.broken = True
+        try:
+            fd = self.stream.fileno()
+        except (OSError, ValueError):  # not a real file (io.UnsupportedOperation is an OSError)
+            return
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, fd)
+        finally:
+            os.close(null)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.stream, name)
+
+
+@contextmanager
+def pipe_guarded() -> Iterator[None]:
+    """sys.stdout and sys.stderr guarded for the duration; a broken pipe then only drops text."""
+    out, err = _PipeGuard(sys.stdout), _PipeGuard(sys.stderr)  # type: ignore[arg-type]
+    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        out.flush()
+        err.flush()
+        sys.stdout, sys.stderr = out.stream, err.stream  # type: ignore[assignment]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    with pipe_guarded():
+        return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     try:
         args = make_parser().parse_args(argv)
         if args.cmd == "check":
@@ -120,8 +204,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("oomcheck: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return EXIT_OK
 
 
 def _limits(args: argparse.Namespace) -> Limits:
@@ -183,11 +265,25 @@ def load_invariant(path: Path, model: Model) -> Expr:
 
 
 def _exit_code(results: list[Result]) -> int:
+    """Violated, then unknown, then a "holds" that is not a proof, then all proved."""
     if any(r.verdict == "violated" for r in results):
         return EXIT_VIOLATED
-    if any(r.verdict == "unknown" for r in results):
+    if any(r.verdict != "holds" for r in results):
         return EXIT_UNKNOWN
+    if not all(is_proof(r) for r in results):
+        return EXIT_BOUNDED
     return EXIT_OK
+
+
+def is_proof(r: Result) -> bool:
+    """A "holds" that covers every execution of what it names: a proof, or an explicit search
+    of every reachable state. Bounded, probabilistic or unrecognised strengths are not."""
+    s = r.strength
+    if s.get("probabilistic") or s.get("kind") == "fingerprint":
+        return False
+    if s.get("kind") == "proved":
+        return True
+    return s.get("kind") == "explicit" and s.get("complete") is True
 
 
 def cmd_list() -> int:

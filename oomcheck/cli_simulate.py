@@ -1,7 +1,8 @@
 """`oomcheck simulate` and `oomcheck contention`: the simulation mode on the command line.
 
 cli.py wires these in with add_parsers(subparsers) and run(args). Bad input raises
-oomcheck.checker.lang.ModelError (exit code 2 in cli.main), as the other commands do.
+oomcheck.checker.lang.ModelError (exit code 2 in cli.main), as the other commands do. simulate
+exits 0 when every run reached the final state, else 1; contention exits 0.
 
     oomcheck simulate MODEL --variant V [--scheduler random|timed] [--seed N] [--runs N]
                             [--vmas K --ptes P --threads N] [--knob NAME=VALUE] [--trace]
@@ -297,11 +298,14 @@ def contention_main(argv: Sequence[str] | None = None) -> int:
     _add_contention_args(p)
     args = p.parse_args(argv)
     args.cmd = "contention"
-    try:
-        return run(args)
-    except ModelError as e:
-        print(f"contention: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("contention: interrupted", file=sys.stderr)
-        return 130
+    from .cli import pipe_guarded  # here: cli imports this module
+
+    with pipe_guarded():
+        try:
+            return run(args)
+        except ModelError as e:
+            print(f"contention: error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("contention: interrupted", file=sys.stderr)
+            return 130

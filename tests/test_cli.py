@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from oomcheck.cli import EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATED, main
+from oomcheck.cli import EXIT_BOUNDED, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE, EXIT_VIOLATED, main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -193,7 +193,7 @@ def test_bmc_bounded_answer_is_not_a_proof(capsys: pytest.CaptureFixture[str]) -
                        "--format", "json", "--quiet")
     r = json.loads(out)["results"][0]
     assert r["verdict"] == "holds" and r["strength"] == {"kind": "bounded", "depth": 5}
-    assert code == EXIT_OK
+    assert code == EXIT_BOUNDED  # not 0: a script must not mistake it for a proof
 
 
 GOOD_INVARIANT = """
@@ -335,3 +335,73 @@ def test_installed_entry_point_reports_errors_without_traceback() -> None:
                           capture_output=True, text=True, cwd=ROOT, check=False)
     assert proc.returncode == EXIT_USAGE
     assert_one_error_line(proc.stderr)
+
+
+# ---- a reader that goes away (`oomcheck ... | head -1`) changes nothing but the output --------
+
+
+def _first_line_then_close(*argv: str) -> tuple[int, str, str]:
+    """Run the CLI with stdout to a small pipe; read one line, close the pipe, wait for the end."""
+    import fcntl
+    import os
+
+    proc = subprocess.Popen([sys.executable, "-m", "oomcheck", *argv], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    fd = proc.stdout.fileno()
+    try:  # a one-page pipe: the writer must block, and then find the reader gone
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 4096)
+    except OSError:
+        pass
+    line = b""
+    while not line.endswith(b"\n"):
+        c = os.read(fd, 1)
+        if not c:
+            break
+        line += c
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    return proc.wait(timeout=300), line.decode(), err
+
+
+def _no_traceback(err: str) -> None:
+    assert "Traceback" not in err and "Exception ignored" not in err and "Error" not in err, err
+
+
+def test_check_violated_exits_1_when_stdout_closes_early() -> None:
+    code, line, err = _first_line_then_close("check", "freezer", "--variant", "pre",
+                                             "--threads", "3")
+    assert line.startswith("model freezer, variant pre")
+    assert code == EXIT_VIOLATED  # victim-exits is violated there
+    _no_traceback(err)
+
+
+def test_verify_differing_exits_1_when_stdout_closes_early(tmp_path: Path) -> None:
+    spec = tmp_path / "wrong.toml"
+    spec.write_text(
+        'model = "freezer"\n'
+        '[variants.pre]\nknobs = { thaw = "victim", exemption = "memdie" }\n'
+        '[[expect]]\nvariant = "pre"\nsizes = { threads = [2] }\n'
+        'verdicts = { victim-exits = "holds" }\n'
+    )
+    code, line, err = _first_line_then_close("verify", str(spec), "--no-cross-check", "--quiet")
+    assert line.startswith("freezer")
+    assert code == EXIT_VIOLATED
+    _no_traceback(err)
+
+
+@pytest.mark.parametrize(("argv", "want"), [
+    (["list"], EXIT_OK),
+    (["check", "freezer", "--variant", "v10", "--threads", "2", "--engine", "bmc",
+      "--property", "no-deadlock", "--depth", "3", "--format", "json", "--quiet"], EXIT_BOUNDED),
+    (["simulate", "freezer", "--variant", "pre", "--runs", "3", "--trace"], None),
+])
+def test_other_commands_keep_their_code_when_stdout_closes_early(argv: list[str],
+                                                                 want: int | None) -> None:
+    whole = subprocess.run([sys.executable, "-m", "oomcheck", *argv], cwd=ROOT,
+                           capture_output=True, check=False)
+    code, line, err = _first_line_then_close(*argv)
+    assert code == whole.returncode and (want is None or code == want)
+    assert whole.stdout.decode().startswith(line) and line
+    _no_traceback(err)

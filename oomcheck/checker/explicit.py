@@ -8,6 +8,7 @@ arrays and look for fair cycles among strongly connected components.
 from __future__ import annotations
 
 import resource
+import sys
 import time
 from array import array
 from collections import deque
@@ -23,6 +24,9 @@ ProgressFn = Callable[[int, int, float], None]
 
 @dataclass
 class Limits:
+    """Past any of these a search answers unknown: states stored (initial ones included),
+    seconds per model instance, peak resident size in MB."""
+
     max_states: int = 50_000_000
     max_seconds: float = 3600.0
     max_memory_mb: int = 16_000
@@ -33,8 +37,19 @@ class _LimitReachedError(Exception):
         self.reason = reason
 
 
+CHECK_EVERY = 1024  # expansions (or analysed states) between two time and memory checks
+
+
+def _peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes vs KiB
+
+
 class _Budget:
-    """Checks the limits every few thousand states, and reports progress every few seconds."""
+    """The state limit exactly, where a new state would be stored; time and memory at
+    the start, every CHECK_EVERY expansions, inside the liveness analysis, and at the end (a
+    limit passed at any point makes every undecided property unknown). Also reports progress
+    every few seconds."""
 
     def __init__(self, limits: Limits, progress: ProgressFn | None, t0: float):
         self.limits = limits
@@ -42,15 +57,15 @@ class _Budget:
         self.t0 = t0
         self.last_report = t0
 
+    def full(self) -> _LimitReachedError:
+        return _LimitReachedError(f"state limit reached ({self.limits.max_states} states stored)")
+
     def check(self, states: int, depth: int) -> None:
         now = time.perf_counter()
         el = now - self.t0
-        if states > self.limits.max_states:
-            raise _LimitReachedError(f"state limit reached ({self.limits.max_states} states)")
         if el > self.limits.max_seconds:
             raise _LimitReachedError(f"time limit reached ({self.limits.max_seconds:g} s)")
-        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        if rss_mb > self.limits.max_memory_mb:
+        if _peak_rss_mb() > self.limits.max_memory_mb:
             raise _LimitReachedError(f"memory limit reached ({self.limits.max_memory_mb} MB)")
         if self.progress is not None and now - self.last_report >= 2.0:
             self.last_report = now
@@ -88,16 +103,34 @@ class _Search:
         self.want_deadlock = any(p.kind == "deadlock" for p in props)
         self.final = comp.predicate(comp.model.final)
         self.stopped = ""
-        self.transitions = 0
-        self.depth = 0
+        self.early_stop = False  # the layer search stopped once every safety property was violated
+        self.transitions = 0  # edges out of fully expanded states
+        self.depth = 0  # the largest BFS depth among the stored states
+        self.ticks = 0
         # property name -> (states, actions) of the counterexample
         self.cex: dict[str, tuple[list[int], list[int]]] = {}
+        # property name -> (index of the loop's first action, stutter) for liveness lassos
+        self.loops: dict[str, tuple[int, bool]] = {}
 
     def run(self) -> None:
+        """Explore; a limit passed at the start, during the search or the liveness analysis, or
+        found by the last check at the end, stops it: what is not violated by then is unknown."""
         try:
+            self.check()
             self.explore()
+            self.check()
         except _LimitReachedError as s:
             self.stopped = s.reason
+
+    def check(self) -> None:
+        """Time and memory, now (also reports progress)."""
+        self.budget.check(self.n_states(), self.depth)
+
+    def tick(self) -> None:
+        """Time and memory every CHECK_EVERY calls (for the analysis loops after the search)."""
+        self.ticks += 1
+        if self.ticks % CHECK_EVERY == 0:
+            self.check()
 
     def explore(self) -> None:
         raise NotImplementedError  # overridden by both searches below
@@ -109,33 +142,36 @@ class _Search:
         return all(p.name in self.cex for p in self.props if p.kind in ("invariant", "deadlock"))
 
     def results(self) -> list[Result]:
+        complete = not self.stopped and not self.early_stop
         out = []
         for p in self.props:
             r = Result(p.name, p.kind, "holds", "explicit", self.n_states(), self.transitions,
                        self.depth, 0.0)
-            if p.name in self.cex:
+            if p.name in self.cex:  # a real execution, whatever stopped the search afterwards
                 sts, acts = self.cex[p.name]
-                loop = getattr(self, "loops", {}).get(p.name)
+                loop = self.loops.get(p.name)
                 r.verdict = "violated"
                 r.trace = build_trace(self.comp.layout, self.comp.instances, sts, acts,
                                       loop[0] if loop else None, bool(loop and loop[1]), p)
-            elif self.stopped:
-                r.verdict, r.reason = "unknown", self.stopped
-            elif p.kind in ("invariant", "deadlock") and self.early_stop and p.name not in self.cex:
-                r.verdict, r.reason = "unknown", "search stopped early"
+            elif not complete:  # only an exploration of every reachable state says "holds"
+                r.verdict, r.reason = "unknown", self.stopped or "search stopped early"
             out.append(r)
         el = time.perf_counter() - self.t0
         sizes = dict(self.comp.model.sizes)
         for r in out:
             r.seconds = el
-            r.strength = {"kind": "explicit", "sizes": sizes, "complete": not self.stopped}
+            r.strength = {"kind": "explicit", "sizes": sizes, "complete": complete}
         return out
-
-    early_stop = False
 
 
 class _LayerSearch(_Search):
     """Safety and deadlock only: a visited set and the BFS layers, no edges."""
+
+    def __init__(self, comp: Compiled, props: list[Property], limits: Limits,
+                 progress: ProgressFn | None, t0: float):
+        super().__init__(comp, props, limits, progress, t0)
+        self.seen: set[int] = set()
+        self.layers: list[list[int]] = []
 
     def n_states(self) -> int:
         return len(self.seen)
@@ -144,9 +180,15 @@ class _LayerSearch(_Search):
         comp = self.comp
         expand = comp.expand
         final = self.final
+        budget = self.budget
+        cap = budget.limits.max_states
         inits = _initial_states(comp)
+        over = len(inits) > cap
+        inits = inits[:cap]
         self.seen = seen = set(inits)
         self.layers = layers = [inits]
+        if over:
+            raise budget.full()
         n_inv = len(self.invs)
         pending = (1 << n_inv) - 1
         want_dl = self.want_deadlock
@@ -154,39 +196,50 @@ class _LayerSearch(_Search):
         buf: list[tuple[int, int]] = []
         tick = 0
         depth = 0
-        while layers[-1]:
-            nxt: list[int] = []
-            for s in layers[-1]:
-                buf.clear()
-                bad = expand(s, buf)
-                if bad & pending:
-                    for bit in range(n_inv):
-                        if (bad & pending) >> bit & 1:
-                            found[self.invs[bit].name] = (depth, s)
-                            pending &= ~(1 << bit)
-                if not buf and want_dl and "<deadlock>" not in found and not final(s):
-                    found["<deadlock>"] = (depth, s)
-                self.transitions += len(buf)
-                for _, ns in buf:
-                    if ns not in seen:
-                        seen.add(ns)
-                        nxt.append(ns)
-                tick += 1
-                if tick & 4095 == 0:
-                    self.budget.check(len(seen), depth)
-            self.depth = depth
-            for name, (d, s) in found.items():
-                if name == "<deadlock>":
-                    for p in self.props:
-                        if p.kind == "deadlock" and p.name not in self.cex:
-                            self.cex[p.name] = self._path(d, s)
-                elif name not in self.cex:
-                    self.cex[name] = self._path(d, s)
-            if self.all_safety_decided():
-                self.early_stop = bool(nxt)
-                break
-            layers.append(nxt)
-            depth += 1
+        nxt: list[int] = []
+        try:
+            while layers[-1]:
+                nxt = []
+                for s in layers[-1]:
+                    buf.clear()
+                    bad = expand(s, buf)
+                    if bad & pending:
+                        for bit in range(n_inv):
+                            if (bad & pending) >> bit & 1:
+                                found[self.invs[bit].name] = (depth, s)
+                                pending &= ~(1 << bit)
+                    if not buf and want_dl and "<deadlock>" not in found and not final(s):
+                        found["<deadlock>"] = (depth, s)
+                    for _, ns in buf:
+                        if ns not in seen:
+                            if len(seen) >= cap:
+                                raise budget.full()
+                            seen.add(ns)
+                            nxt.append(ns)
+                    self.transitions += len(buf)
+                    tick += 1
+                    if tick % CHECK_EVERY == 0:
+                        budget.check(len(seen), depth)
+                self.depth = depth
+                self._record(found)
+                if self.all_safety_decided():
+                    self.early_stop = bool(nxt)
+                    break
+                layers.append(nxt)
+                depth += 1
+        except _LimitReachedError:
+            self.depth = depth + 1 if nxt else depth
+            self._record(found)  # what was found before the stop is a real counterexample
+            raise
+
+    def _record(self, found: dict[str, tuple[int, int]]) -> None:
+        for name, (d, s) in found.items():
+            if name == "<deadlock>":
+                for p in self.props:
+                    if p.kind == "deadlock" and p.name not in self.cex:
+                        self.cex[p.name] = self._path(d, s)
+            elif name not in self.cex:
+                self.cex[name] = self._path(d, s)
 
     def _path(self, depth: int, target: int) -> tuple[list[int], list[int]]:
         states, acts = [target], []
@@ -194,6 +247,7 @@ class _LayerSearch(_Search):
         buf: list[tuple[int, int]] = []
         for d in range(depth - 1, -1, -1):
             for p in self.layers[d]:
+                self.tick()
                 buf.clear()
                 self.comp.expand(p, buf)
                 aid = next((a for a, ns in buf if ns == cur), None)
@@ -212,6 +266,11 @@ class _LayerSearch(_Search):
 class _GraphSearch(_Search):
     """Keeps the whole state graph (CSR arrays) for the liveness analysis."""
 
+    def __init__(self, comp: Compiled, props: list[Property], limits: Limits,
+                 progress: ProgressFn | None, t0: float):
+        super().__init__(comp, props, limits, progress, t0)
+        self.states: list[int] = []
+
     def n_states(self) -> int:
         return len(self.states)
 
@@ -219,7 +278,11 @@ class _GraphSearch(_Search):
         comp = self.comp
         expand = comp.expand
         final = self.final
+        budget = self.budget
+        cap = budget.limits.max_states
         inits = _initial_states(comp)
+        over = len(inits) > cap
+        inits = inits[:cap]
         self.n_init = len(inits)
         self.index = index = {s: i for i, s in enumerate(inits)}
         self.states = states = list(inits)
@@ -227,48 +290,60 @@ class _GraphSearch(_Search):
         self.off = off = array("q", [0])
         self.succ = succ = array("q")
         self.sact = sact = array("l")
+        if over:
+            raise budget.full()
         n_inv = len(self.invs)
         found: dict[str, int] = {}
         buf: list[tuple[int, int]] = []
         i = 0
         depth, layer_end = 0, len(states)  # states are numbered in BFS order, layer by layer
-        while i < len(states):
-            if i == layer_end:
-                depth, layer_end = depth + 1, len(states)
-            s = states[i]
-            buf.clear()
-            bad = expand(s, buf)
-            if bad:
-                for bit in range(n_inv):
-                    if bad >> bit & 1:
-                        found.setdefault(self.invs[bit].name, i)
-            if not buf and self.want_deadlock and not final(s):
-                found.setdefault("<deadlock>", i)
-            for aid, ns in buf:
-                j = index.get(ns)
-                if j is None:
-                    j = len(states)
-                    index[ns] = j
-                    states.append(ns)
-                    parent.append(i)
-                succ.append(j)
-                sact.append(aid)
-            off.append(len(succ))
-            i += 1
-            if i & 4095 == 0:
-                self.budget.check(len(states), depth)
+        try:
+            while i < len(states):
+                if i == layer_end:
+                    depth, layer_end = depth + 1, len(states)
+                s = states[i]
+                buf.clear()
+                bad = expand(s, buf)
+                if bad:
+                    for bit in range(n_inv):
+                        if bad >> bit & 1:
+                            found.setdefault(self.invs[bit].name, i)
+                if not buf and self.want_deadlock and not final(s):
+                    found.setdefault("<deadlock>", i)
+                for aid, ns in buf:
+                    j = index.get(ns)
+                    if j is None:
+                        j = len(states)
+                        if j >= cap:
+                            raise budget.full()
+                        index[ns] = j
+                        states.append(ns)
+                        parent.append(i)
+                    succ.append(j)
+                    sact.append(aid)
+                off.append(len(succ))
+                i += 1
+                if i % CHECK_EVERY == 0:
+                    budget.check(len(states), depth)
+        except _LimitReachedError:
+            self.transitions = off[-1]
+            self.depth = depth + 1 if len(states) > layer_end else depth
+            self._record(found)  # safety counterexamples found before the stop are real
+            raise
         self.transitions = len(succ)
         self.depth = depth
+        self._record(found)
+        fair = bytearray(1 if inst.action.fair else 0 for inst in comp.instances)
+        for p in self.props:
+            if p.is_liveness:
+                self._liveness(p, fair)
+
+    def _record(self, found: dict[str, int]) -> None:
         for name, v in found.items():
             targets = [p.name for p in self.props if p.kind == "deadlock"] if name == "<deadlock>" \
                 else [name]
             for t in targets:
                 self.cex[t] = self._stem(v)
-        self.loops: dict[str, tuple[int, bool]] = {}
-        fair = bytearray(1 if inst.action.fair else 0 for inst in comp.instances)
-        for p in self.props:
-            if p.is_liveness:
-                self._liveness(p, fair)
 
     def _stem(self, v: int) -> tuple[list[int], list[int]]:
         """The BFS tree path to v; each step's action is read back from the parent's edges."""
@@ -292,14 +367,20 @@ class _GraphSearch(_Search):
         no fair action is enabled (the system may stay there forever)."""
         n = len(self.states)
         comp = self.comp
+        tick = self.tick  # time and memory are checked all along the analysis too
         q = comp.predicate(p.expr)  # type: ignore[arg-type]
-        in_r = bytearray(0 if q(s) else 1 for s in self.states)
+        in_r = bytearray(n)
+        for v, s in enumerate(self.states):
+            tick()
+            if not q(s):
+                in_r[v] = 1
         off, succ, sact = self.off, self.succ, self.sact
-        comps, comp_id = _sccs(n, off, succ, in_r)
+        comps, comp_id = _sccs(n, off, succ, in_r, tick)
         target = bytearray(n)  # 1: stutter state, 2: member of a fair SCC
         fair_comp: dict[int, set[int]] = {}
         for cid, members in enumerate(comps):
             for v in members:
+                tick()
                 if not any(fair[sact[e]] for e in range(off[v], off[v + 1])):
                     target[v] = 1
             if len(members) == 1:
@@ -309,6 +390,7 @@ class _GraphSearch(_Search):
             enabled_all: set[int] | None = None
             taken: set[int] = set()
             for v in members:
+                tick()
                 en = set()
                 for e in range(off[v], off[v + 1]):
                     a = sact[e]
@@ -327,6 +409,7 @@ class _GraphSearch(_Search):
         # backward reachability, inside not-Q, from the targets
         rev_off = array("q", [0] * (n + 1))
         for v in range(n):
+            tick()
             if in_r[v]:
                 for e in range(off[v], off[v + 1]):
                     if in_r[succ[e]]:
@@ -336,6 +419,7 @@ class _GraphSearch(_Search):
         fill = array("q", rev_off)
         rev = array("q", [0] * rev_off[n])
         for v in range(n):
+            tick()
             if in_r[v]:
                 for e in range(off[v], off[v + 1]):
                     w = succ[e]
@@ -347,18 +431,20 @@ class _GraphSearch(_Search):
         for v in dq:
             can[v] = 1
         while dq:
+            tick()
             w = dq.popleft()
             for e in range(rev_off[w], rev_off[w + 1]):
                 v = rev[e]
                 if not can[v]:
                     can[v] = 1
                     dq.append(v)
-        if p.kind == "eventually":
-            starts = (v for v in range(self.n_init) if can[v])
-        else:
-            pre = comp.predicate(p.pre)  # type: ignore[arg-type]
-            starts = (v for v in range(n) if can[v] and pre(self.states[v]))
-        start = next(starts, None)
+        pre = None if p.kind == "eventually" else comp.predicate(p.pre)  # type: ignore[arg-type]
+        start = None
+        for v in range(self.n_init if pre is None else n):
+            tick()
+            if can[v] and (pre is None or pre(self.states[v])):
+                start = v
+                break
         if start is None:
             return
         # a shortest stem to the start, then inside not-Q to the nearest target, then the loop
@@ -387,6 +473,7 @@ class _GraphSearch(_Search):
         dq = deque([src])
         seen = {src} if min_len == 0 else set()
         while dq:
+            self.tick()
             v = dq.popleft()
             for e in range(off[v], off[v + 1]):
                 w, a = succ[e], sact[e]
@@ -449,6 +536,7 @@ class _GraphSearch(_Search):
         seen = {entry}
         dq = deque([entry])
         while dq:
+            self.tick()
             v = dq.popleft()
             for e in range(off[v], off[v + 1]):
                 w = succ[e]
@@ -465,8 +553,9 @@ def _initial_states(comp: Compiled) -> list[int]:
     return inits
 
 
-def _sccs(n: int, off: array, succ: array, in_r: bytearray) -> tuple[list[list[int]], array]:
-    """Tarjan's algorithm, iterative, on the subgraph induced by in_r."""
+def _sccs(n: int, off: array, succ: array, in_r: bytearray,
+          tick: Callable[[], None]) -> tuple[list[list[int]], array]:
+    """Tarjan's algorithm, iterative, on the subgraph induced by in_r; tick() once per state."""
     index = array("l", [-1] * n)
     low = array("l", [0] * n)
     on_stack = bytearray(n)
@@ -475,6 +564,7 @@ def _sccs(n: int, off: array, succ: array, in_r: bytearray) -> tuple[list[list[i
     comps: list[list[int]] = []
     counter = 0
     for root in range(n):
+        tick()
         if not in_r[root] or index[root] != -1:
             continue
         index[root] = low[root] = counter
@@ -493,6 +583,7 @@ def _sccs(n: int, off: array, succ: array, in_r: bytearray) -> tuple[list[list[i
                 if not in_r[w]:
                     continue
                 if index[w] == -1:
+                    tick()
                     frame[1] = ei
                     index[w] = low[w] = counter
                     counter += 1

@@ -82,10 +82,16 @@ def strength_text(r: Result) -> str:
     """How strong the answer is: a bounded result never reads as a proof."""
     s = r.strength
     kind = s.get("kind")
+    if r.verdict == "holds" and (s.get("probabilistic") or kind == "fingerprint"):
+        return f"{r.engine}, holds with high probability only: not a proof"
     if kind == "explicit":
         sizes = ", ".join(f"{k}={v}" for k, v in s.get("sizes", {}).items())
-        text = f"explicit, all reachable states for {sizes}" if s.get("complete") \
-            else f"explicit, {sizes}, search incomplete"
+        if s.get("complete"):
+            text = f"explicit, all reachable states for {sizes}"
+        elif r.verdict == "violated":
+            text = f"explicit, {sizes}, found before the search stopped"
+        else:
+            text = f"explicit, {sizes}, search incomplete"
         if "every" in s:
             text += f"; and {r.verdict} for {s['every']} (parametric)"
         return text
