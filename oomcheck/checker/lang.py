@@ -268,6 +268,13 @@ def substitute(e: Expr, binding: Mapping[str, int]) -> Expr:
     return e
 
 
+def _typed():
+    """Expressions are type-checked as they enter a model (the rules are in typecheck.py, which
+    imports this module, hence the late import)."""
+    from . import typecheck
+    return typecheck
+
+
 # --------------------------------------------------------------------------------------------
 # Declarations
 # --------------------------------------------------------------------------------------------
@@ -399,11 +406,11 @@ class Model:
             raise ModelError(f"variable {name} declared twice")
 
     def constrain_init(self, e: Operand) -> None:
-        self.init_constraints.append(lift(e))
+        self.init_constraints.append(_typed().check_bool(self, lift(e), "init constraint"))
 
     def set_final(self, e: Operand) -> None:
         """States where the system is expected to stop; anywhere else, no move is a deadlock."""
-        self.final = lift(e)
+        self.final = _typed().check_bool(self, lift(e), "final")
 
     def actor(self, kind: str, display: str) -> None:
         self.actor_names[kind] = display
@@ -436,6 +443,7 @@ class Model:
                 raise ModelError(f"action {name}: parameter {pname} over unknown domain {dom}")
             ps.append(Param(pname, dom))
         g = lift(guard(*ps) if callable(guard) else guard)
+        _typed().check_bool(self, g, f"action {name}: guard")
         ups = self._updates(name, updates(*ps) if callable(updates) else (updates or {}))
         broadcast: tuple[tuple[Param, tuple[tuple[LValue, Expr], ...]], ...] = ()
         if each is not None:
@@ -456,7 +464,7 @@ class Model:
             target = lhs.name if isinstance(lhs, Var) else lhs.array
             if target not in self.vars:
                 raise ModelError(f"action {action}: assignment to undeclared variable {target}")
-            ups.append((lhs, lift(rhs)))
+            ups.append((lhs, _typed().check_update(self, lhs, lift(rhs), f"action {action}")))
         return tuple(ups)
 
     # -- properties -------------------------------------------------------------------------
@@ -484,6 +492,7 @@ class Model:
         return [self.properties[n] for n in names]
 
     def _prop(self, p: Property) -> None:
+        _typed().check_property(self, p)
         if p.name in self.properties:
             raise ModelError(f"property {p.name} defined twice")
         self.properties[p.name] = p
