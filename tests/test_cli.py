@@ -205,7 +205,7 @@ def invariant(m):
     pc, memdie = m.ref("pc"), m.ref("memdie")
     oom_pc, victims = m.ref("oom_pc"), m.ref("oom_victims")
     return (~memdie[1] & (pc[1] != ThreadPC.EXIT_OOM_VICTIM)
-            & (victims == ite(oom_pc == OomPC.DONE, memdie[0], 0))
+            & (victims == ite((oom_pc == OomPC.DONE) & memdie[0], 1, 0))
             & implies(pc[0] == ThreadPC.EXIT_OOM_VICTIM, memdie[0] & (oom_pc == OomPC.DONE))
             & implies(oom_pc == OomPC.THAW, memdie[0])
             & implies((oom_pc == OomPC.IDLE) | (oom_pc == OomPC.MARK), ~memdie[0]))

@@ -65,7 +65,8 @@ def models(draw: st.DrawFn) -> Model:
         if which < len(handles):
             h, t = handles[which]
             c = draw(st.sampled_from(_values(t)))
-            op = draw(st.sampled_from(["==", "!=", "<="]))
+            # order comparisons are for ints only (the language's types)
+            op = draw(st.sampled_from(["==", "!=", "<="] if isinstance(t, IntType) else ["==", "!="]))
         elif which == len(handles) and param is not None:
             h, t, c = arr[param], arr_t, draw(st.sampled_from(_values(arr_t)))
             op = draw(st.sampled_from(["==", "!="]))
@@ -97,6 +98,11 @@ def models(draw: st.DrawFn) -> Model:
                 return ~h  # type: ignore[operator]
             return draw(st.sampled_from(_values(t)))  # type: ignore[return-value]
         vals = _values(t)
+        if not isinstance(t, IntType):  # the next enum member, cyclically (no + on enums)
+            out: Expr = vals[0]  # type: ignore[assignment]
+            for v, nxt in zip(reversed(vals[:-1]), reversed(vals[1:]), strict=True):
+                out = ite(h == v, nxt, out)  # type: ignore[operator]
+            return out
         return ite(h == vals[-1], vals[0], h + 1)  # type: ignore[operator]
 
     for k in range(draw(st.integers(1, 4))):

@@ -13,9 +13,10 @@ import time
 import z3
 
 from .compile import compile_model
-from .lang import Model, ModelError, Property
+from .lang import Expr, Model, ModelError, Property
 from .symbolic import Encoder, Vec
 from .trace import Result, Trace, build_trace
+from .typecheck import check_property
 
 
 def safety_goal(enc: Encoder, p: Property, s: Vec) -> z3.BoolRef:
@@ -27,7 +28,14 @@ def safety_goal(enc: Encoder, p: Property, s: Vec) -> z3.BoolRef:
     raise ModelError(f"{p.name} is not a safety property")
 
 
-BITS = 8  # the encoder widens this as the model's integer ranges need
+BITS = 2  # the least bit-vector width; the encoder widens it to hold every value it encodes
+
+
+def property_exprs(model: Model, p: Property) -> list[Expr]:
+    """The expressions of p, type-checked (p need not be one of the model's own properties);
+    the encoder's width must cover them."""
+    check_property(model, p)
+    return [x for x in (p.expr, p.pre) if x is not None]
 
 
 def sat_solver(timeout: float) -> z3.Solver:
@@ -71,7 +79,7 @@ def actions_between(model: Model, packed: list[int]) -> list[int]:
 
 
 def bmc_safety(model: Model, p: Property, depth: int, timeout: float) -> Result:
-    enc = Encoder(model, bits=BITS)
+    enc = Encoder(model, bits=BITS, extra=property_exprs(model, p))
     t0 = time.perf_counter()
     states = [enc.state("0")]
     path = [enc.init(states[0])]
@@ -98,12 +106,14 @@ def bmc_safety(model: Model, p: Property, depth: int, timeout: float) -> Result:
 
 
 def bmc_liveness(model: Model, p: Property, depth: int, timeout: float) -> Result:
-    """A weakly fair lasso of length <= depth on which the goal never holds (after P)."""
-    enc = Encoder(model, bits=BITS)
+    """A weakly fair lasso of length <= depth on which the goal never holds (after P). Its
+    states are within their types (a step out of a type is a model error, which the safety
+    checks report), so no value outgrows the encoding."""
+    enc = Encoder(model, bits=BITS, extra=property_exprs(model, p))
     t0 = time.perf_counter()
     states = [enc.state("0")]
     acts: list[z3.ExprRef] = []
-    base = [enc.init(states[0])]
+    base = [enc.init(states[0]), enc.type_ok(states[0])]
     fair = [enc.instances[i] for i in enc.fair_ids]
     for k in range(depth + 1):
         left = timeout - (time.perf_counter() - t0)
@@ -144,6 +154,7 @@ def bmc_liveness(model: Model, p: Property, depth: int, timeout: float) -> Resul
             nxt = enc.state(str(k + 1))
             act = z3.BitVec(f"act@{k}", 16)
             base.append(enc.trans(states[k], nxt, act))
+            base.append(enc.type_ok(nxt))
             states.append(nxt)
             acts.append(act)
     return _result(p, "holds", "bmc", t0, depth, {"kind": "bounded", "depth": depth})

@@ -11,14 +11,14 @@ import time
 
 import z3
 
-from .bmc import bmc_safety, safety_goal
+from .bmc import bmc_safety, property_exprs, safety_goal
 from .lang import EnumType, Model, Property
 from .symbolic import Encoder
 from .trace import Result
 
 
 def check_chc(model: Model, p: Property, timeout: float, bmc_depth: int = 60) -> Result:
-    enc = Encoder(model)
+    enc = Encoder(model, extra=property_exprs(model, p))  # mathematical integers: no width
     t0 = time.perf_counter()
     xs, ys = enc.state("x"), enc.state("y")
     inv = z3.Function("Inv", *[z3.IntSort()] * len(xs), z3.BoolSort())

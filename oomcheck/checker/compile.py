@@ -97,6 +97,9 @@ def const_value(e: Expr, qenv: dict[str, int]) -> int | None:
 
 
 def _apply(op: str, v: list[int]) -> int | bool:
+    """The operators on values, the one definition interp.py shares: a boolean operator reads
+    any non-zero value as true and returns 0/1, so engines agree even on ill-typed operands (the
+    type checker refuses those when a model is built)."""
     if op == "+":
         return v[0] + v[1]
     if op == "-":
@@ -157,18 +160,20 @@ class _Gen:
             elems = ", ".join(self.local(k) for k in ks)
             return f"({elems},)[_chk({self.expr(e.index, qenv)}, {len(ks)}, {e.array!r})]"
         if isinstance(e, Op):
-            a = [self.expr(x, qenv) for x in e.args]
             op = e.op
+            if op in ("and", "or", "not", "implies"):
+                # Python's `and`/`or` return an operand: each operand is made 0/1 first
+                b = [self.truth(x, qenv) for x in e.args]
+                if op == "and":
+                    return f"({b[0]} and {b[1]})"
+                if op == "or":
+                    return f"({b[0]} or {b[1]})"
+                if op == "not":
+                    return f"(not {b[0]})"
+                return f"((not {b[0]}) or {b[1]})"
+            a = [self.expr(x, qenv) for x in e.args]
             if op in ("+", "-", "==", "!=", "<", "<="):
                 return f"({a[0]} {op} {a[1]})"
-            if op == "and":
-                return f"({a[0]} and {a[1]})"
-            if op == "or":
-                return f"({a[0]} or {a[1]})"
-            if op == "not":
-                return f"(not {a[0]})"
-            if op == "implies":
-                return f"((not {a[0]}) or {a[1]})"
             if op == "ite":
                 return f"({a[1]} if {a[0]} else {a[2]})"
             raise ModelError(f"unknown operator {op}")
@@ -176,15 +181,34 @@ class _Gen:
             n = self.model.domains.get(e.domain)
             if n is None:
                 raise ModelError(f"quantifier over unknown domain {e.domain}")
-            parts = [self.expr(e.body, {**qenv, e.var: i}) for i in range(n)]
+            parts = [self.truth(e.body, {**qenv, e.var: i}) for i in range(n)]
             if e.kind == "forall":
                 return "(" + " and ".join(parts) + ")"
             if e.kind == "exists":
                 return "(" + " or ".join(parts) + ")"
-            if e.kind == "count":
-                return "(" + " + ".join(f"(1 if {p} else 0)" for p in parts) + ")"
+            if e.kind == "count":  # the number of elements where the body is non-zero
+                return "(0 + " + " + ".join(parts) + ")"
             raise ModelError(f"unknown quantifier {e.kind}")
         raise ModelError(f"not an expression: {e!r}")
+
+    def truth(self, e: Expr, qenv: dict[str, int]) -> str:
+        """Source for e as 0/1 (False/True): as is when e can only be 0/1, else `!= 0`."""
+        src = self.expr(e, qenv)
+        return src if self._is_01(e) else f"({src} != 0)"
+
+    def _is_01(self, e: Expr) -> bool:
+        if isinstance(e, Const):
+            return e.value in (0, 1)
+        if isinstance(e, Op):
+            if e.op == "ite":
+                return self._is_01(e.args[1]) and self._is_01(e.args[2])
+            return e.op not in ("+", "-")
+        if isinstance(e, Quant):
+            return e.kind != "count"
+        if isinstance(e, (Var, Index)):
+            d = self.model.vars.get(e.name if isinstance(e, Var) else e.array)
+            return d is not None and isinstance(d.type, BoolType)
+        return False
 
     def prelude(self) -> list[str]:
         lay = self.layout

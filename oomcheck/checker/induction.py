@@ -11,10 +11,11 @@ import time
 
 import z3
 
-from .bmc import BITS, counterexample, safety_goal, sat_solver
+from .bmc import BITS, counterexample, property_exprs, safety_goal, sat_solver
 from .lang import Expr, Model, Property
 from .symbolic import Encoder
 from .trace import Result, build_trace
+from .typecheck import check_bool
 
 
 def _covers(model: Model) -> str:
@@ -22,7 +23,7 @@ def _covers(model: Model) -> str:
 
 
 def k_induction(model: Model, p: Property, max_k: int, timeout: float) -> Result:
-    enc = Encoder(model, bits=BITS)
+    enc = Encoder(model, bits=BITS, extra=property_exprs(model, p))
     t0 = time.perf_counter()
     base_states = [enc.state("b0")]
     base = [enc.init(base_states[0])]
@@ -70,7 +71,8 @@ def check_invariant(model: Model, p: Property, inv: Expr, timeout: float) -> Res
     """Is inv an inductive invariant that implies p? When it is not inductive, the
     counterexample to induction is the pair of states (a state meeting inv, a successor that
     does not), as a one-step trace."""
-    enc = Encoder(model, bits=BITS)
+    check_bool(model, inv, "the inductive invariant")
+    enc = Encoder(model, bits=BITS, extra=[*property_exprs(model, p), inv])
     t0 = time.perf_counter()
     s, t = enc.state("pre"), enc.state("post")
     j_s = z3.And(enc.type_ok(s), enc.pred(inv, s))

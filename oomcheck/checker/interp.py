@@ -30,21 +30,31 @@ def evaluate(model: Model, e: Expr, state: State, env: Mapping[str, int] | None 
             raise ModelError(f"index {i} out of range for {e.array}")
         return state[(e.array, i)]
     if isinstance(e, Op):
+        # the lazy operators evaluate only what the compiled code evaluates (an index out of
+        # range in a branch not taken is no error in either)
         if e.op == "and":
             return int(bool(evaluate(model, e.args[0], state, env))
                        and bool(evaluate(model, e.args[1], state, env)))
         if e.op == "or":
             return int(bool(evaluate(model, e.args[0], state, env))
                        or bool(evaluate(model, e.args[1], state, env)))
+        if e.op == "implies":
+            return int(not evaluate(model, e.args[0], state, env)
+                       or bool(evaluate(model, e.args[1], state, env)))
+        if e.op == "ite" and len(e.args) == 3:
+            c = evaluate(model, e.args[0], state, env)
+            return evaluate(model, e.args[1] if c else e.args[2], state, env)
         return int(_apply(e.op, [evaluate(model, a, state, env) for a in e.args]))
     if isinstance(e, Quant):
-        vals = [evaluate(model, e.body, state, {**env, e.var: i})
-                for i in range(model.domains[e.domain])]
+        vals = (evaluate(model, e.body, state, {**env, e.var: i})  # lazy, as compiled
+                for i in range(model.domains[e.domain]))
         if e.kind == "forall":
             return int(all(vals))
         if e.kind == "exists":
             return int(any(vals))
-        return sum(1 for v in vals if v)
+        if e.kind == "count":  # the number of elements where the body is non-zero
+            return sum(1 for v in vals if v)
+        raise ModelError(f"unknown quantifier {e.kind}")
     raise ModelError(f"not an expression: {e!r}")
 
 

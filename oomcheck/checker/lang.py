@@ -167,8 +167,9 @@ class Expr:
         return Op("-", (Const(0), self))
 
     def __index__(self) -> int:
-        _python_use(f"the expression {self!r} was used as a Python number (int(), range(), an index); "
-                    "a size that is a symbol can only be used inside the modeling language")
+        _python_use(f"the expression {_typed().show(self)} was used as a Python number (int(), "
+                    "range(), an index); a size that is a symbol can only be used inside the "
+                    "modeling language")
 
     __int__ = __index__
 
@@ -176,7 +177,7 @@ class Expr:
         return float(self.__index__())
 
     def __iter__(self) -> Iterator[object]:
-        _python_use(f"the expression {self!r} was iterated over in Python")
+        _python_use(f"the expression {_typed().show(self)} was iterated over in Python")
 
     def __mul__(self, o: object) -> Expr:
         _python_use("the modeling language has no multiplication (*); use + or a constant")
@@ -231,7 +232,7 @@ class Expr:
 
     def __bool__(self) -> bool:
         _python_use(
-            f"an expression was used as a Python truth value ({self!r}); use &, |, ~ and ite() "
+            f"an expression was used as a Python truth value ({_typed().show(self)}); use &, |, ~ and ite() "
             "instead of and, or, not and if; a size that is a symbol cannot steer Python code"
         )
 
@@ -367,6 +368,13 @@ def substitute_size(e: Expr, size: str, n: int) -> Expr:
     if isinstance(e, Quant):
         return Quant(e.kind, e.domain, e.var, substitute_size(e.body, size, n))
     return e
+
+
+def _typed():
+    """Expressions are type-checked as they enter a model (the rules are in typecheck.py, which
+    imports this module, hence the late import)."""
+    from . import typecheck
+    return typecheck
 
 
 # --------------------------------------------------------------------------------------------
@@ -505,11 +513,11 @@ class Model:
             raise ModelError(f"variable {name} declared twice")
 
     def constrain_init(self, e: Operand) -> None:
-        self.init_constraints.append(lift(e))
+        self.init_constraints.append(_typed().check_bool(self, lift(e), "init constraint"))
 
     def set_final(self, e: Operand) -> None:
         """States where the system is expected to stop; anywhere else, no move is a deadlock."""
-        self.final = lift(e)
+        self.final = _typed().check_bool(self, lift(e), "final")
 
     def actor(self, kind: str, display: str) -> None:
         self.actor_names[kind] = display
@@ -542,6 +550,7 @@ class Model:
                 raise ModelError(f"action {name}: parameter {pname} over unknown domain {dom}")
             ps.append(Param(pname, dom))
         g = lift(guard(*ps) if callable(guard) else guard)
+        _typed().check_bool(self, g, f"action {name}: guard")
         ups = self._updates(name, updates(*ps) if callable(updates) else (updates or {}))
         broadcast: tuple[tuple[Param, tuple[tuple[LValue, Expr], ...]], ...] = ()
         if each is not None:
@@ -562,7 +571,7 @@ class Model:
             target = lhs.name if isinstance(lhs, Var) else lhs.array
             if target not in self.vars:
                 raise ModelError(f"action {action}: assignment to undeclared variable {target}")
-            ups.append((lhs, lift(rhs)))
+            ups.append((lhs, _typed().check_update(self, lhs, lift(rhs), f"action {action}")))
         return tuple(ups)
 
     # -- properties -------------------------------------------------------------------------
@@ -590,6 +599,7 @@ class Model:
         return [self.properties[n] for n in names]
 
     def _prop(self, p: Property) -> None:
+        _typed().check_property(self, p)
         if p.name in self.properties:
             raise ModelError(f"property {p.name} defined twice")
         self.properties[p.name] = p

@@ -1,13 +1,15 @@
 """Translation of a model to Z3: states as integer vectors, the transition relation, properties.
 
-Every slot is a Z3 Int (booleans as 0/1, enum members as their index). Ranges are not built into
-the transition relation: a state out of its type is a model error, so the engines check `type_ok`
-as part of every property instead of silently excluding such states.
+Every slot is a Z3 Int or a signed bit-vector (booleans as 0/1, enum members as their index).
+Ranges are not built into the transition relation: a state out of its type is a model error, so
+the engines check `type_ok` as part of every property instead of silently excluding such states.
+A bit-vector encoding is as wide as the largest value any expression of the model (or an extra
+expression the engine checks, such as a user's invariant) can take, so nothing wraps around.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import z3
 
@@ -68,12 +70,99 @@ def apply_op(op: str, a: list[z3.ExprRef],
     raise ModelError(f"unknown operator {op}")
 
 
+Interval = tuple[int, int]
+
+
+def _hull(a: Interval, b: Interval) -> Interval:
+    return (min(a[0], b[0]), max(a[1], b[1]))
+
+
+class _Bounds:
+    """Interval arithmetic over expression trees: the range of every subexpression, given the
+    range of every variable; `largest` is the largest magnitude seen."""
+
+    def __init__(self, model: Model, ranges: dict[str, Interval]):
+        self.model = model
+        self.ranges = ranges
+        self.largest = max([abs(v) for r in ranges.values() for v in r]
+                           + list(model.domains.values()) + [1])
+
+    def of(self, e: Expr) -> Interval:
+        r = self._of(e)
+        self.largest = max(self.largest, abs(r[0]), abs(r[1]))
+        return r
+
+    def _of(self, e: Expr) -> Interval:
+        if isinstance(e, Const):
+            return (e.value, e.value)
+        if isinstance(e, Param):
+            return (0, self.model.domains.get(e.domain, 1) - 1)
+        if isinstance(e, Var):
+            return self.ranges.get(e.name, (0, 1))
+        if isinstance(e, Index):
+            self.of(e.index)
+            return self.ranges.get(e.array, (0, 1))
+        if isinstance(e, Op):
+            a = [self.of(x) for x in e.args]
+            if e.op == "+" and len(a) == 2:
+                return (a[0][0] + a[1][0], a[0][1] + a[1][1])
+            if e.op == "-" and len(a) == 2:
+                return (a[0][0] - a[1][1], a[0][1] - a[1][0])
+            if e.op == "ite" and len(a) == 3:
+                return _hull(a[1], a[2])
+            return (0, 1)
+        if isinstance(e, Quant):
+            self.of(e.body)
+            return (0, self.model.domains.get(e.domain, 1)) if e.kind == "count" else (0, 1)
+        return (0, 1)
+
+
+def _type_range(t: object) -> Interval:
+    vals = t.values()  # type: ignore[attr-defined]
+    return (vals.start, vals.stop - 1)
+
+
+def value_bound(model: Model, extra: Iterable[Expr] = ()) -> int:
+    """The largest magnitude a value can take in the Z3 encoding of the model: of every
+    subexpression of its guards, updates, init constraints, final, properties and of the extra
+    expressions, of every constant, type bound and domain size. A variable's range is its type's,
+    widened by the right sides assigned to it (the last state of a path may leave its type: that
+    is the model error the engines report; no path steps on from such a state)."""
+    base = {d.name: _type_range(d.type) for d in model.vars.values()}
+    ranges = dict(base)
+    assigning = _Bounds(model, base)
+    updates = [u for a in model.actions for u in (*a.updates, *(x for _, ups in a.each for x in ups))]
+    for lhs, rhs in updates:
+        name = lhs.name if isinstance(lhs, Var) else lhs.array
+        if name in ranges:
+            ranges[name] = _hull(ranges[name], assigning.of(rhs))
+    b = _Bounds(model, ranges)
+    exprs: list[Expr] = [*model.init_constraints, model.final, *extra]
+    for a in model.actions:
+        exprs.append(a.guard)
+    for lhs, rhs in updates:
+        exprs.append(rhs)
+        if isinstance(lhs, Index):
+            exprs.append(lhs.index)
+    for p in model.properties.values():
+        exprs += [x for x in (p.expr, p.pre) if x is not None]
+    for e in exprs:
+        b.of(e)
+    return max(b.largest, assigning.largest)
+
+
+def bits_for(model: Model, extra: Iterable[Expr] = ()) -> int:
+    """A signed width that holds every value of the model's encoding (with a bit to spare)."""
+    return value_bound(model, extra).bit_length() + 2
+
+
 class Encoder:
     """bits=None: slots are mathematical integers (for induction and CHC, where unbounded
-    arithmetic is the natural theory); bits=W: W-bit signed vectors, which Z3 bit-blasts to SAT
-    (much faster for deep BMC unrollings of these finite models)."""
+    arithmetic is the natural theory); bits=W: signed bit-vectors of at least W bits, which Z3
+    bit-blasts to SAT (much faster for deep BMC unrollings of these finite models), widened to
+    hold every value of the model and of the extra expressions (see value_bound)."""
 
-    def __init__(self, model: Model, bits: int | None = None):
+    def __init__(self, model: Model, bits: int | None = None, extra: Iterable[Expr] = ()):
         self.bits = bits
         self.model = model
         self.layout = Layout(model)
@@ -81,9 +170,7 @@ class Encoder:
         self.slots = self.layout.slots
         self.fair_ids = [i.id for i in self.instances if i.action.fair]
         if bits is not None:
-            need = max(max(abs(v) for v in (d.type.values().start, d.type.values().stop))
-                       for _, _, d in self.slots)
-            self.bits = max(bits, need.bit_length() + 8)
+            self.bits = max(bits, bits_for(model, extra))
 
     def val(self, v: int) -> z3.ExprRef:
         return z3.IntVal(v) if self.bits is None else z3.BitVecVal(v, self.bits)
@@ -161,8 +248,8 @@ class Encoder:
             if e.kind == "exists":
                 return z3.Or([as_bool(p) for p in parts])
             total = self.val(0)
-            for p in parts:
-                total = total + self.as_int(p)
+            for p in parts:  # the number of elements where the body is non-zero
+                total = total + self.as_int(as_bool(p))
             return total
         raise ModelError(f"not an expression: {e!r}")
 
