@@ -254,7 +254,7 @@ class CounterSystem:
                 parts.append(self.eval(e.body, s, {**env, e.var: Thread(local=loc)}))
                 weights.append(s.c[loc])
         if e.kind == "count":
-            terms = [as_int(p) if w is None else z3.If(as_bool(p), w, 0)
+            terms = [z3.If(as_bool(p), 1, 0) if w is None else z3.If(as_bool(p), w, 0)
                      for p, w in zip(parts, weights, strict=True)]
             return z3.Sum(terms) if terms else z3.IntVal(0)
         if e.kind == "forall":
