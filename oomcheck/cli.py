@@ -78,6 +78,9 @@ def _add_limits(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-memory", type=_positive, default=16_000, metavar="MB",
                    help="stop with 'unknown' above this resident size (default 16000)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--symmetry", choices=("on", "off"), default="on",
+                   help="explicit search: store one state per orbit of interchangeable threads "
+                        "(default on; counterexamples are replayed concretely either way)")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -235,7 +238,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if inv is not None and args.engine != "induction":
         raise ModelError("--invariant goes with --engine induction")
     opts = Options(args.engine, args.depth, args.timeout, _limits(args),
-                   _progress(_instance_label(model), args.quiet), inv)
+                   _progress(_instance_label(model), args.quiet), inv, args.symmetry == "on")
     results = run_engine(model, props, opts)
     header = {"model": model.name, "variant": model.variant, "sizes": model.sizes,
               "knobs": model.knobs}
@@ -320,7 +323,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         reports.append(verify_catalog(
             cat, _limits(args),
             None if args.quiet else (lambda m: _progress(_instance_label(m), False)),
-            not args.no_cross_check, args.cross_timeout, args.cross_depth, echo))
+            not args.no_cross_check, args.cross_timeout, args.cross_depth, echo,
+            args.symmetry == "on"))
         echo("")
     total = time.perf_counter() - t_all
     rows = [r for rep in reports for r in rep.rows]

@@ -36,7 +36,8 @@ def _kv(d: dict) -> str:
 
 
 def verify_catalog(cat: Catalog, limits: Limits, progress: Callable | None, cross: bool,
-                   cross_timeout: float, cross_depth: int, echo: Callable[[str], None]) -> Report:
+                   cross_timeout: float, cross_depth: int, echo: Callable[[str], None],
+                   symmetry: bool = True) -> Report:
     rep = Report()
     props_seen: list[str] = []
     for e in cat.expect:
@@ -55,7 +56,8 @@ def verify_catalog(cat: Catalog, limits: Limits, progress: Callable | None, cros
             model = build_variant(variant, point, e.knobs, cat)
             props = model.select(list(e.verdicts))
             t0 = time.perf_counter()
-            results = check_explicit(model, props, limits, progress(model) if progress else None)
+            results = check_explicit(model, props, limits, progress(model) if progress else None,
+                                     symmetry)
             secs = time.perf_counter() - t0
             got = {r.property: r for r in results}
             cells = []

@@ -8,7 +8,7 @@ so the search loop never walks an expression tree.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .lang import (
@@ -24,14 +24,23 @@ from .lang import (
     Quant,
     Var,
 )
+from .symmetry import Symmetry
 
 
 class Layout:
     """Where each slot lives in the packed integer."""
 
-    def __init__(self, model: Model):
+    def __init__(self, model: Model, symmetry: Symmetry | None = None):
         self.model = model
+        self.symmetry = symmetry
         self.slots = model.slots()
+        if symmetry is not None:  # each free thread's locals side by side, at the top
+            free = set(symmetry.free)
+            mine = [d.name for d in model.vars.values() if d.domain == symmetry.domain]
+            self.slots = [x for x in self.slots if not (x[2].domain == symmetry.domain and x[1] in free)]
+            self.fixed = len(self.slots)  # slots before the free threads' blocks
+            self.per_thread = len(mine)
+            self.slots += [(n, i, model.vars[n]) for i in symmetry.free for n in mine]
         self.pos: dict[tuple[str, int | None], int] = {}
         self.offset: list[int] = []
         self.width: list[int] = []
@@ -69,6 +78,19 @@ class Layout:
         for k, v in enumerate(values):
             s |= (v - self.lo[k]) << self.offset[k]
         return s
+
+    def canon_source(self) -> str:
+        """canon(s): the state with the free threads' local blocks sorted, the representative of
+        its orbit under permutations of those threads."""
+        sym = self.symmetry
+        assert sym is not None
+        base = self.offset[self.fixed]
+        w = (self.bits - base) // len(sym.free)
+        mask = (1 << w) - 1
+        parts = ", ".join(f"(s >> {base + j * w}) & {mask}" for j in range(len(sym.free)))
+        back = " | ".join(f"(c[{j}] << {base + j * w})" for j in range(len(sym.free)))
+        return (f"def canon(s):\n    c = sorted(({parts},))\n"
+                f"    return (s & {(1 << base) - 1}) | {back}\n")
 
     def decode(self, s: int) -> list[int]:
         return [((s >> self.offset[k]) & ((1 << self.width[k]) - 1)) + self.lo[k]
@@ -238,6 +260,10 @@ class Compiled:
     invariants: list[str]  # bit k of expand()'s result is invariants[k]
     expand: Callable[[int, list], int]
     source: str
+    # with a symmetry: expand appends canonical successors, raw_expand the model's own; canon
+    # maps a state to its orbit's representative
+    raw_expand: Callable[[int, list], int] | None = None
+    canon: Callable[[int], int] | None = None
 
     def predicate(self, e: Expr) -> Callable[[int], bool]:
         g = _Gen(self.layout)
@@ -248,12 +274,28 @@ class Compiled:
         return ns["pred"]
 
     def initial_states(self) -> list[int]:
-        choices = self.model.init_choices()
+        """The initial states (with a symmetry: one per orbit, enumerated as multisets of the
+        free threads' starts, so 16 threads with 4 starts each are 969 combinations, not 4^16)."""
+        lay = self.layout
+        by_slot = dict(zip([(n, i) for n, i, _ in self.model.slots()], self.model.init_choices(),
+                           strict=True))
+        choices = [by_slot[(n, i)] for n, i, _ in lay.slots]
         ok = self.predicate(_conj(self.model.init_constraints))
+        sym = lay.symmetry
+        if sym is None:
+            combos: Iterable[tuple[int, ...]] = itertools.product(*choices)
+        else:
+            k, per = lay.fixed, lay.per_thread
+            locals_ = list(itertools.product(*choices[k:k + per]))
+            combos = (fixed + sum(many, ())
+                      for fixed in itertools.product(*choices[:k])
+                      for many in itertools.combinations_with_replacement(locals_, len(sym.free)))
         seen: set[int] = set()
         out = []
-        for combo in itertools.product(*choices):
-            s = self.layout.encode(combo)
+        for combo in combos:
+            s = lay.encode(combo)
+            if self.canon is not None:
+                s = self.canon(s)
             if s not in seen and ok(s):
                 seen.add(s)
                 out.append(s)
@@ -267,9 +309,11 @@ def _conj(es: list[Expr]) -> Expr:
     return out
 
 
-def compile_model(model: Model, invariants: Sequence[tuple[str, Expr]] = ()) -> Compiled:
-    """Generate expand(s, out): append (action id, successor) pairs, return violated-invariant bits."""
-    layout = _layout_checked(model)
+def compile_model(model: Model, invariants: Sequence[tuple[str, Expr]] = (),
+                  symmetry: Symmetry | None = None) -> Compiled:
+    """Generate expand(s, out): append (action id, successor) pairs, return violated-invariant bits.
+    With a symmetry the successors are canonical (the quotient system); raw_expand is the model's."""
+    layout = _layout_checked(model, symmetry)
     instances = model.instances()
     g = _Gen(layout)
     body: list[str] = ["    bad = 0"]
@@ -282,13 +326,31 @@ def compile_model(model: Model, invariants: Sequence[tuple[str, Expr]] = ()) -> 
         body.append(f"    if {g.expr(inst.guard, {})}:")
         body.extend(_update_code(g, inst, consts))
     src = "def expand(s, out):\n" + "\n".join(g.prelude() + body) + "\n    return bad\n"
+    if symmetry is None:
+        exec(compile(src, f"<{model.name}:expand>", "exec"), consts)
+        return Compiled(model, layout, instances, [n for n, _ in invariants],
+                        consts["expand"], src)  # type: ignore[arg-type]
+    quotient = src.replace("def expand(", "def raw_expand(", 1)
+    src = layout.canon_source() + _canonical_successors(src) + "\n" + quotient
     exec(compile(src, f"<{model.name}:expand>", "exec"), consts)
-    return Compiled(model, layout, instances, [n for n, _ in invariants],
-                    consts["expand"], src)  # type: ignore[arg-type]
+    return Compiled(model, layout, instances, [n for n, _ in invariants], consts["expand"], src,
+                    consts["raw_expand"], consts["canon"])  # type: ignore[arg-type]
 
 
-def _layout_checked(model: Model) -> Layout:
-    layout = Layout(model)
+def _canonical_successors(src: str) -> str:
+    """expand's source with every appended successor passed through canon()."""
+    out = []
+    for line in src.split("\n"):
+        head, sep, rest = line.partition("out.append((")
+        if sep:
+            aid, _, succ = rest.partition(", ")
+            line = f"{head}out.append(({aid}, canon({succ[:-2]})))"
+        out.append(line)
+    return "\n".join(out)
+
+
+def _layout_checked(model: Model, symmetry: Symmetry | None = None) -> Layout:
+    layout = Layout(model, symmetry)
     if layout.bits > 4096:
         raise ModelError(f"model {model.name} needs {layout.bits} state bits; too large")
     return layout

@@ -23,13 +23,14 @@ class Options:
     limits: Limits = field(default_factory=Limits)
     progress: ProgressFn | None = None
     invariant: Expr | None = None  # a user's inductive invariant, for engine induction
+    symmetry: bool = True  # explicit search: one state per orbit of interchangeable threads
 
 
 def run(model: Model, props: list[Property], opts: Options) -> list[Result]:
     if opts.engine not in ENGINES:
         raise ModelError(f"no engine {opts.engine!r} (engines: {', '.join(ENGINES)})")
     if opts.engine == "explicit":
-        return check_explicit(model, props, opts.limits, opts.progress)
+        return check_explicit(model, props, opts.limits, opts.progress, opts.symmetry)
     if opts.engine == "auto":
         return _auto(model, props, opts)
     if opts.engine == "parametric":
@@ -72,7 +73,8 @@ def _auto(model: Model, props: list[Property], opts: Options) -> list[Result]:
             if r.verdict == "holds":
                 proved[p.name] = r
     rest = [p for p in props if p.name not in proved]
-    first = dict(zip([p.name for p in rest], check_explicit(model, rest, opts.limits, opts.progress),
+    first = dict(zip([p.name for p in rest], check_explicit(model, rest, opts.limits, opts.progress,
+                                                    opts.symmetry),
                      strict=True))
     out = []
     for p in props:

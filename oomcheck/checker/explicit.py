@@ -15,8 +15,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .compile import Compiled, compile_model
+from .compile import Compiled, Layout, compile_model
 from .lang import Model, ModelError, Property
+from .symmetry import find_symmetry
 from .trace import Result, build_trace
 
 ProgressFn = Callable[[int, int, float], None]
@@ -77,19 +78,41 @@ def check_explicit(
     props: list[Property],
     limits: Limits | None = None,
     progress: ProgressFn | None = None,
+    symmetry: bool = True,
 ) -> list[Result]:
-    """Check the properties on one model instance; one exploration serves all of them."""
+    """Check the properties on one model instance; one exploration serves all of them. With
+    symmetry (when the model has interchangeable threads, symmetry.py) one state per orbit is
+    stored and every counterexample is rebuilt as a concrete execution of the model."""
     limits = limits or Limits()
     t0 = time.perf_counter()
     invs = [p for p in props if p.kind == "invariant"]
     assert all(p.expr is not None for p in invs)
-    comp = compile_model(model, [(p.name, p.expr) for p in invs])  # type: ignore[misc]
+    sym, why_not = find_symmetry(model, props) if symmetry else (None, "turned off")
+    comp = compile_model(model, [(p.name, p.expr) for p in invs], sym)  # type: ignore[misc]
     if any(p.is_liveness for p in props):
         ex: _Search = _GraphSearch(comp, props, limits, progress, t0)
     else:
         ex = _LayerSearch(comp, props, limits, progress, t0)
     ex.run()
-    return ex.results()
+    results = ex.results()
+    if sym is not None:
+        for r in results:
+            r.strength["symmetry"] = sym.describe()
+    elif symmetry and model.family is not None:
+        for r in results:
+            r.strength["symmetry"] = f"not used: {why_not}"
+    if ex.unreduced:  # a quotient cycle may or may not be a fair cycle: decide it unreduced
+        again = [p for p in props if p.name in ex.unreduced]
+        left = Limits(limits.max_states, max(0.0, limits.max_seconds - (time.perf_counter() - t0)),
+                      limits.max_memory_mb)
+        redo = {r.property: r for r in check_explicit(model, again, left, progress, symmetry=False)}
+        for i, r in enumerate(results):
+            if r.property in redo:
+                results[i] = redo[r.property]
+                results[i].strength["symmetry"] = ("not used for this property: the reduced graph "
+                                                   "has a cycle outside the goal, whose fairness "
+                                                   "only the full graph can tell")
+    return results
 
 
 class _Search:
@@ -111,6 +134,8 @@ class _Search:
         self.cex: dict[str, tuple[list[int], list[int]]] = {}
         # property name -> (index of the loop's first action, stutter) for liveness lassos
         self.loops: dict[str, tuple[int, bool]] = {}
+        self.symmetric = comp.canon is not None
+        self.unreduced: set[str] = set()  # liveness properties the reduced graph cannot decide
 
     def run(self) -> None:
         """Explore; a limit passed at the start, during the search or the liveness analysis, or
@@ -147,11 +172,18 @@ class _Search:
         for p in self.props:
             r = Result(p.name, p.kind, "holds", "explicit", self.n_states(), self.transitions,
                        self.depth, 0.0)
-            if p.name in self.cex:  # a real execution, whatever stopped the search afterwards
+            if p.name in self.unreduced:  # check_explicit replaces it by the full search's
+                r.verdict, r.reason = "unknown", "needs the unreduced search"
+            elif p.name in self.cex:  # a real execution, whatever stopped the search afterwards
                 sts, acts = self.cex[p.name]
                 loop = self.loops.get(p.name)
                 r.verdict = "violated"
-                r.trace = build_trace(self.comp.layout, self.comp.instances, sts, acts,
+                layout = self.comp.layout
+                if self.symmetric:
+                    sts, acts = _concrete(self.comp, sts, acts)
+                    layout = Layout(self.comp.model)
+                    sts = [layout.encode(v) for v in _in_model_order(self.comp.layout, sts)]
+                r.trace = build_trace(layout, self.comp.instances, sts, acts,
                                       loop[0] if loop else None, bool(loop and loop[1]), p)
             elif not complete:  # only an exploration of every reachable state says "holds"
                 r.verdict, r.reason = "unknown", self.stopped or "search stopped early"
@@ -387,6 +419,10 @@ class _GraphSearch(_Search):
                 v = members[0]
                 if not any(succ[e] == v for e in range(off[v], off[v + 1])):
                     continue
+            if self.symmetric:  # a cycle of the quotient: fair or not, it is decided unreduced
+                for v in members:
+                    target[v] = target[v] or 2
+                continue
             enabled_all: set[int] | None = None
             taken: set[int] = set()
             for v in members:
@@ -426,25 +462,36 @@ class _GraphSearch(_Search):
                     if in_r[w]:
                         rev[fill[w]] = v
                         fill[w] += 1
-        can = bytearray(n)
-        dq = deque(v for v in range(n) if target[v])
-        for v in dq:
-            can[v] = 1
-        while dq:
-            tick()
-            w = dq.popleft()
-            for e in range(rev_off[w], rev_off[w + 1]):
-                v = rev[e]
-                if not can[v]:
-                    can[v] = 1
-                    dq.append(v)
         pre = None if p.kind == "eventually" else comp.predicate(p.pre)  # type: ignore[arg-type]
-        start = None
-        for v in range(self.n_init if pre is None else n):
-            tick()
-            if can[v] and (pre is None or pre(self.states[v])):
-                start = v
-                break
+
+        def first_start(kinds: tuple[int, ...]) -> int | None:
+            """The first premise state that reaches, inside not-Q, a target of these kinds."""
+            can = bytearray(n)
+            dq = deque(v for v in range(n) if target[v] in kinds)
+            for v in dq:
+                can[v] = 1
+            while dq:
+                tick()
+                w = dq.popleft()
+                for e in range(rev_off[w], rev_off[w + 1]):
+                    v = rev[e]
+                    if not can[v]:
+                        can[v] = 1
+                        dq.append(v)
+            for v in range(self.n_init if pre is None else n):
+                tick()
+                if can[v] and (pre is None or pre(self.states[v])):
+                    return v
+            return None
+
+        if not self.symmetric:
+            start = first_start((1, 2))
+        else:  # a stuck state is stuck in every permutation: a real counterexample
+            start = first_start((1,))
+            if start is None and first_start((2,)) is not None:
+                self.unreduced.add(p.name)
+                return
+            target = bytearray(1 if t == 1 else 0 for t in target)
         if start is None:
             return
         # a shortest stem to the start, then inside not-Q to the nearest target, then the loop
@@ -544,6 +591,29 @@ class _GraphSearch(_Search):
                     seen.add(w)
                     dq.append(w)
         return sorted(seen)
+
+
+def _concrete(comp: Compiled, sts: list[int], acts: list[int]) -> tuple[list[int], list[int]]:
+    """A path of orbit representatives as a real execution: from the (real) initial state, each
+    step is a step of the model into the next representative's orbit, found by expanding."""
+    assert comp.raw_expand is not None and comp.canon is not None
+    cur, out_s, out_a = sts[0], [sts[0]], []
+    buf: list[tuple[int, int]] = []
+    for nxt in sts[1:]:
+        buf.clear()
+        comp.raw_expand(cur, buf)
+        aid, cur = next((a, t) for a, t in buf if comp.canon(t) == nxt)
+        out_s.append(cur)
+        out_a.append(aid)
+    assert len(out_a) == len(acts)
+    return out_s, out_a
+
+
+def _in_model_order(layout: Layout, sts: list[int]) -> list[list[int]]:
+    """States decoded from a (thread-major) layout, as values in the model's own slot order."""
+    order = {(n, i): k for k, (n, i, _) in enumerate(layout.slots)}
+    keys = [order[(n, i)] for n, i, _ in layout.model.slots()]
+    return [[vals[k] for k in keys] for vals in map(layout.decode, sts)]
 
 
 def _initial_states(comp: Compiled) -> list[int]:

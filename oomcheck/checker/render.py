@@ -94,6 +94,9 @@ def strength_text(r: Result) -> str:
             text = f"explicit, {sizes}, search incomplete"
         if "every" in s:
             text += f"; and {r.verdict} for {s['every']} (parametric)"
+        sym = s.get("symmetry", "")
+        if sym and not sym.startswith("not used"):
+            text += f"; symmetry: {sym}, one state stored per orbit"
         return text
     if kind == "bounded":
         if r.verdict == "holds":
