@@ -45,7 +45,7 @@ from .checker.trace import Result
 from .cli_simulate import add_parsers as add_simulate_parsers
 from .cli_simulate import run as run_simulate
 from .models import MODELS
-from .verify import echo_to, verify_catalog
+from .verify import Settings, default_jobs, echo_to, verify_catalogs
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_UNKNOWN, EXIT_BOUNDED = 0, 1, 2, 3, 4
 EXIT_CODES_HELP = """exit codes:
@@ -124,6 +124,8 @@ def make_parser() -> argparse.ArgumentParser:
                    help="skip checking each row's smallest instance with bmc as well")
     v.add_argument("--cross-timeout", type=_seconds, default=20.0,
                    help="seconds per property for the bmc cross-check (default 20)")
+    v.add_argument("--jobs", type=_positive, default=None,
+                   help="run independent rows in this many processes (default: all cores)")
     v.add_argument("--cross-depth", type=_positive, default=12,
                    help="largest bmc depth of the cross-check (default 12)")
     _add_limits(v)
@@ -318,14 +320,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     t_all = time.perf_counter()
     text = args.format == "text"
     echo = echo_to(sys.stdout, text)
-    reports = []
-    for cat in catalogs:
-        reports.append(verify_catalog(
-            cat, _limits(args),
-            None if args.quiet else (lambda m: _progress(_instance_label(m), False)),
-            not args.no_cross_check, args.cross_timeout, args.cross_depth, echo,
-            args.symmetry == "on"))
-        echo("")
+    settings = Settings(_limits(args), not args.no_cross_check, args.cross_timeout,
+                        args.cross_depth, args.symmetry == "on", not args.quiet)
+    reports = verify_catalogs(catalogs, settings, echo, args.jobs or default_jobs())
     total = time.perf_counter() - t_all
     rows = [r for rep in reports for r in rep.rows]
     mismatches = [m for rep in reports for m in rep.mismatches]

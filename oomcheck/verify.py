@@ -6,15 +6,22 @@ Three jobs per catalog:
    explicit counterexample that fits within the cap, at the same length for safety, and must
    find none where the explicit engine says the property holds;
 3. every [[proof]] row with its symbolic engine, against the expected strength.
+
+Each (row, size point) is an independent job: `--jobs N` runs them in N processes, and the table
+still streams in catalog order, the same table and exit code as with one job.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from .catalog import Catalog, ProofExpectation, build_variant, resolve_variant
+from .catalog import Catalog, ProofExpectation, build_variant, load_catalog, resolve_variant
 from .checker.bmc import bmc_liveness, bmc_safety
 from .checker.engines import Options
 from .checker.engines import run as run_engine
@@ -35,62 +42,163 @@ def _kv(d: dict) -> str:
     return ",".join(f"{k}={v}" for k, v in d.items())
 
 
-def verify_catalog(cat: Catalog, limits: Limits, progress: Callable | None, cross: bool,
-                   cross_timeout: float, cross_depth: int, echo: Callable[[str], None],
-                   symmetry: bool = True) -> Report:
-    rep = Report()
+@dataclass(frozen=True)
+class Settings:
+    """What every job needs, picklable so that worker processes get it too."""
+
+    limits: Limits
+    cross: bool = True
+    cross_timeout: float = 20.0
+    cross_depth: int = 12
+    symmetry: bool = True
+    progress: bool = False  # progress lines on stderr
+
+
+@dataclass
+class _Done:
+    """One job's part of the report, and its lines of the table."""
+
+    lines: list[str] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)
+    cross_unchecked: list[str] = field(default_factory=list)
+
+
+def verify_catalogs(cats: list[Catalog], settings: Settings, echo: Callable[[str], None],
+                    jobs: int = 1) -> list[Report]:
+    """Every catalog's rows, `jobs` at a time; the table streams in catalog order."""
+    plan: list[tuple[int, tuple | None, list[str]]] = []  # (catalog, job, lines before it)
+    for c, cat in enumerate(cats):
+        head, props_seen, kw = _header(cat)
+        plan.append((c, None, head))
+        for i, e in enumerate(cat.expect):
+            for n in range(len(e.size_points())):
+                plan.append((c, (str(cat.path), "expect", i, n, props_seen, kw), []))
+        for i, pe in enumerate(cat.proofs):
+            for n in range(len(pe.size_points())):
+                plan.append((c, (str(cat.path), "proof", i, n), ["", "  symbolic proofs"]
+                             if i == 0 and n == 0 else []))
+        plan.append((c, None, [""]))
+    reports = [Report() for _ in cats]
+    work = [job for _, job, _ in plan if job is not None]
+    for (c, job, lines), done in zip(plan, _results(work, settings, jobs, plan), strict=True):
+        for line in lines:
+            echo(line)
+        if job is None:
+            continue
+        for line in done.lines:
+            echo(line)
+        rep = reports[c]
+        rep.rows += done.rows
+        rep.mismatches += done.mismatches
+        rep.cross_unchecked += done.cross_unchecked
+    return reports
+
+
+def _results(work: list[tuple], settings: Settings, jobs: int,
+             plan: list[tuple[int, tuple | None, list[str]]]) -> Iterator[_Done]:
+    """One _Done per plan entry (an empty one for headers), in plan order."""
+    if jobs <= 1 or len(work) <= 1:
+        done: Iterator[_Done] = (_run_job(job, settings) for job in work)
+        for _, job, _ in plan:
+            yield _Done() if job is None else next(done)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        # the symbolic proofs are the longest jobs: start them first, print in plan order
+        first = sorted(range(len(work)), key=lambda k: work[k][1] != "proof")
+        futures = {k: pool.submit(_run_job, work[k], settings) for k in first}
+        k = 0
+        for _, job, _ in plan:
+            if job is None:
+                yield _Done()
+            else:
+                yield futures[k].result()
+                k += 1
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _header(cat: Catalog) -> tuple[list[str], list[str], int]:
     props_seen: list[str] = []
     for e in cat.expect:
         for p in e.verdicts:
             if p not in props_seen:
                 props_seen.append(p)
-    echo(f"{cat.model}  ({cat.path})")
-    for i, p in enumerate(props_seen):
-        echo(f"  P{i + 1} {p}")
+    lines = [f"{cat.model}  ({cat.path})"]
+    lines += [f"  P{i + 1} {p}" for i, p in enumerate(props_seen)]
     kw = max([len(_kv(e.knobs)) for e in cat.expect] + [5]) + 2
-    echo(f"  {'variant':24}{'knobs':{kw}}{'sizes':16}"
-         + "".join(f"{'P' + str(i + 1):9}" for i in range(len(props_seen))) + "   states  seconds")
-    for e in cat.expect:
-        variant = resolve_variant(cat, e.variant)
-        for n, point in enumerate(e.size_points()):
-            model = build_variant(variant, point, e.knobs, cat)
-            props = model.select(list(e.verdicts))
-            t0 = time.perf_counter()
-            results = check_explicit(model, props, limits, progress(model) if progress else None,
-                                     symmetry)
-            secs = time.perf_counter() - t0
-            got = {r.property: r for r in results}
-            cells = []
-            for p in props_seen:
-                if p not in e.verdicts:
-                    cells.append(f"{'-':9}")
-                    continue
-                r = got[p]
-                ok = r.verdict == e.verdicts[p]
-                where = f"{cat.model} {e.variant} {_kv(e.knobs)} {_kv(point)}"
-                if not ok:
-                    rep.mismatches.append(f"{where}: {p} expected {e.verdicts[p]}, got {r.verdict}"
-                                          + (f" ({r.reason})" if r.reason else ""))
-                cells.append(f"{r.verdict + ('' if ok else '!'):9}")
-                rep.rows.append({"model": cat.model, "variant": e.variant, "knobs": e.knobs,
-                                 "sizes": point, "property": p, "expected": e.verdicts[p],
-                                 "verdict": r.verdict, "engine": r.engine, "strength": r.strength,
-                                 "states": r.states, "seconds": round(r.seconds, 3), "ok": ok})
-            states = results[0].states if results else 0
-            echo(f"  {e.variant:24}{_kv(e.knobs):{kw}}{_kv(point):16}" + "".join(cells)
-                 + f" {states:>8}  {secs:7.2f}")
-            if cross and n == 0:
-                _cross_check(model, props, got, cross_timeout, cross_depth, rep)
-    if cat.proofs:
-        echo("")
-        echo("  symbolic proofs")
-        for pe in cat.proofs:
-            _proofs(cat, pe, limits, rep, echo)
-    return rep
+    lines.append(f"  {'variant':24}{'knobs':{kw}}{'sizes':16}"
+                 + "".join(f"{'P' + str(i + 1):9}" for i in range(len(props_seen)))
+                 + "   states  seconds")
+    return lines, props_seen, kw
+
+
+_CATALOGS: dict[str, Catalog] = {}
+
+
+def _run_job(job: tuple, settings: Settings) -> _Done:
+    path, kind = job[0], job[1]
+    cat = _CATALOGS.get(path)
+    if cat is None:
+        cat = _CATALOGS[path] = load_catalog(Path(path))
+    done = _Done()
+    if kind == "proof":
+        pe = cat.proofs[job[2]]
+        _proofs(cat, pe, pe.size_points()[job[3]], settings, done)
+    else:
+        _expect(cat, job[2], job[3], job[4], job[5], settings, done)
+    return done
+
+
+def _progress(settings: Settings, model: Model) -> Callable[[int, int, float], None] | None:
+    if not settings.progress:
+        return None
+    label = f"{model.name} {model.variant} {_kv(model.sizes)}"
+
+    def report(states: int, depth: int, seconds: float) -> None:
+        print(f"oomcheck: [{label}] {states:,} states, depth {depth}, {seconds:.0f} s",
+              file=sys.stderr, flush=True)
+    return report
+
+
+def _expect(cat: Catalog, i: int, n: int, props_seen: list[str], kw: int, settings: Settings,
+            rep: _Done) -> None:
+    e = cat.expect[i]
+    point = e.size_points()[n]
+    model = build_variant(resolve_variant(cat, e.variant), point, e.knobs, cat)
+    props = model.select(list(e.verdicts))
+    t0 = time.perf_counter()
+    results = check_explicit(model, props, settings.limits, _progress(settings, model),
+                             settings.symmetry)
+    secs = time.perf_counter() - t0
+    got = {r.property: r for r in results}
+    cells = []
+    for p in props_seen:
+        if p not in e.verdicts:
+            cells.append(f"{'-':9}")
+            continue
+        r = got[p]
+        ok = r.verdict == e.verdicts[p]
+        where = f"{cat.model} {e.variant} {_kv(e.knobs)} {_kv(point)}"
+        if not ok:
+            rep.mismatches.append(f"{where}: {p} expected {e.verdicts[p]}, got {r.verdict}"
+                                  + (f" ({r.reason})" if r.reason else ""))
+        cells.append(f"{r.verdict + ('' if ok else '!'):9}")
+        rep.rows.append({"model": cat.model, "variant": e.variant, "knobs": e.knobs,
+                         "sizes": point, "property": p, "expected": e.verdicts[p],
+                         "verdict": r.verdict, "engine": r.engine, "strength": r.strength,
+                         "states": r.states, "seconds": round(r.seconds, 3), "ok": ok})
+    states = results[0].states if results else 0
+    rep.lines.append(f"  {e.variant:24}{_kv(e.knobs):{kw}}{_kv(point):16}" + "".join(cells)
+                     + f" {states:>8}  {secs:7.2f}")
+    if settings.cross and n == 0:
+        _cross_check(model, props, got, settings.cross_timeout, settings.cross_depth, rep)
 
 
 def _cross_check(model: Model, props: list[Property], explicit: dict[str, Result],
-                 timeout: float, cap: int, rep: Report) -> None:
+                 timeout: float, cap: int, rep: _Done) -> None:
     """BMC to min(explicit depth + 2, cap) must agree with the explicit engine."""
     where = f"{model.name} {model.variant} {_kv(model.knobs)} {_kv(model.sizes)}"
     for p in props:
@@ -119,28 +227,26 @@ def _len(r: Result) -> str:
     return f" in {len(r.trace.steps)} steps" if r.trace is not None else ""
 
 
-def _proofs(cat: Catalog, pe: ProofExpectation, limits: Limits, rep: Report,
-            echo: Callable[[str], None]) -> None:
-    variant = resolve_variant(cat, pe.variant)
-    for point in pe.size_points():
-        model = build_variant(variant, point, pe.knobs, cat)
-        props = model.select(list(pe.expect))
-        results = run_engine(model, props, Options(pe.engine, depth=pe.depth, timeout=120.0,
-                                                   limits=limits))
-        for r in results:
-            got = _strength(r)
-            want = pe.expect[r.property]
-            ok = got == want
-            where = f"{cat.model} {pe.variant} {_kv(pe.knobs)} {_kv(point)} [{pe.engine}]"
-            if not ok:
-                rep.mismatches.append(f"{where}: {r.property} expected {want}, got {got}"
-                                      + (f" ({r.reason})" if r.reason else ""))
-            rep.rows.append({"model": cat.model, "variant": pe.variant, "knobs": pe.knobs,
-                             "sizes": point, "property": r.property, "expected": want,
-                             "verdict": r.verdict, "engine": r.engine, "strength": r.strength,
-                             "seconds": round(r.seconds, 3), "ok": ok})
-            echo(f"  {pe.variant:24}{_kv(point):16}{pe.engine:11}{r.property:30}"
-                 f"{got + ('' if ok else '!'):10}{r.seconds:7.2f}")
+def _proofs(cat: Catalog, pe: ProofExpectation, point: dict[str, int], settings: Settings,
+            rep: _Done) -> None:
+    model = build_variant(resolve_variant(cat, pe.variant), point, pe.knobs, cat)
+    props = model.select(list(pe.expect))
+    results = run_engine(model, props, Options(pe.engine, depth=pe.depth, timeout=120.0,
+                                               limits=settings.limits))
+    for r in results:
+        got = _strength(r)
+        want = pe.expect[r.property]
+        ok = got == want
+        where = f"{cat.model} {pe.variant} {_kv(pe.knobs)} {_kv(point)} [{pe.engine}]"
+        if not ok:
+            rep.mismatches.append(f"{where}: {r.property} expected {want}, got {got}"
+                                  + (f" ({r.reason})" if r.reason else ""))
+        rep.rows.append({"model": cat.model, "variant": pe.variant, "knobs": pe.knobs,
+                         "sizes": point, "property": r.property, "expected": want,
+                         "verdict": r.verdict, "engine": r.engine, "strength": r.strength,
+                         "seconds": round(r.seconds, 3), "ok": ok})
+        rep.lines.append(f"  {pe.variant:24}{_kv(point):16}{pe.engine:11}{r.property:30}"
+                         f"{got + ('' if ok else '!'):10}{r.seconds:7.2f}")
 
 
 def _strength(r: Result) -> str:
