@@ -238,7 +238,7 @@ class _ModelGen:
         if depth > 0:
             opts += ["+", "-", "ite", "count"]
         if self.pf.sloppy:
-            opts.append("bool_as_int")
+            opts += ["bool_as_int", "int_logic"]
         if scope:
             opts.append("param")
         how = self.pick(opts)
@@ -259,7 +259,17 @@ class _ModelGen:
                     f"{self.int_expr(scope, depth - 1)})")
         if how == "count":
             return self.quant("count", scope, depth)
+        if how == "int_logic":  # a conjunction or disjunction of numbers, used as a number
+            a, b = self.state_int(scope), self.int_expr(scope, 0)
+            return self.pick([f"({a} & {b})", f"({b} | {a})"])
         return self.bool_expr(scope, depth - 1 if depth else 0)  # a boolean used as a number
+
+    def state_int(self, scope: list[tuple[str, str]]) -> str:
+        """A number read from the state: an operand of &, |, ~ that is surely an expression
+        (on two Python literals they would be Python's bitwise operators)."""
+        v = self.readable(("int", "enum", "bool"), scope)
+        assert v is not None  # every model declares at least one scalar
+        return self.read(v, scope)
 
     def cond(self, scope: list[tuple[str, str]], depth: int) -> str:
         """A condition: boolean, or (sloppy) an integer read as true when non-zero."""
@@ -325,8 +335,8 @@ class _ModelGen:
                 return f"({q} {op} {self.draw(st.integers(0, 3))})"
             return q
         # int_logic: integers straight under &, |, ~, implies
-        a, b = self.int_expr(scope, 0), self.int_expr(scope, 0)
-        return self.pick([f"({a} & {b})", f"({a} | {b})", f"~{a}", f"implies({a}, {b})"])
+        a, b = self.state_int(scope), self.int_expr(scope, 0)
+        return self.pick([f"({a} & {b})", f"({b} | {a})", f"~{a}", f"implies({b}, {a})"])
 
     # -- updates and actions -----------------------------------------------------------------
 
@@ -354,8 +364,8 @@ class _ModelGen:
             opts.append("count")
         if self.pf.overflow and self.chance(0.3):
             opts += ["raw", "step"]
-        if self.pf.sloppy and lo <= 0 <= 1 <= hi:
-            opts.append("logic")
+        if self.pf.sloppy and lo <= 0 and 1 <= hi:
+            opts += ["logic", "logic"]
         how = self.pick(opts)
         if how == "const":
             return str(self.pick(self.values(v)))
@@ -377,8 +387,8 @@ class _ModelGen:
         if how == "step":
             return f"{target} {self.pick(['+', '-'])} 1"
         if how == "logic":
-            a, b = self.int_expr(scope, 0), self.int_expr(scope, 0)
-            return self.pick([f"({a} & {b})", f"({a} | {b})", f"~{a}"])
+            a, b = self.state_int(scope), self.int_expr(scope, 0)
+            return self.pick([f"({a} & {b})", f"({b} | {a})", f"~{a}"])
         return self.int_expr(scope, 1)
 
     def targets(self, scope: list[tuple[str, str]], avoid: set[str]) -> list[tuple[VarInfo, str]]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -763,7 +764,7 @@ ONLY_RANGES = replace(CLEAN, wild_index=True, overflow=True)
 
 # -- fast tier (default run) -------------------------------------------------------------------
 
-@fast(50)
+@fast(40)
 @given(models(CLEAN))
 def test_engines_agree_on_well_typed_models(src: Source) -> None:
     check_model(src)
@@ -804,14 +805,14 @@ def test_engines_agree_on_the_whole_language(src: Source) -> None:
     check_model(src)
 
 
-@fast(20)
+@fast(15)
 @given(families(SYMMETRIC))
 def test_parametric_claims_hold_on_symmetric_families(src: Source) -> None:
     check_family(src, well_typed_only=True)
 
 
 @pytest.mark.xfail(strict=False, reason=f"{LATE_INIT}; {PER_CPU}; {TOKEN}; {INT_BOUNDS}; {INT_COUNT}")
-@fast(20)
+@fast(15)
 @given(families(NASTY))
 def test_parametric_claims_hold_on_families_users_get_wrong(src: Source) -> None:
     check_family(src)
@@ -1190,8 +1191,9 @@ def survey(kind: str, n: int, seed: int = 0) -> dict[tuple[str, str, str], list[
             truth, fs = run_engines(src)
             if truth is None:
                 counts["skipped"] += 1
-        for f in fs:
-            found[(f.engine, f.category, f.detail[:70])].append(src.text)
+        for f in fs:  # one signature per kind: action labels and numbers blurred
+            detail = re.sub(r"\bf\d+(\([^)]*\))?|-?\d+", "#", f.detail)
+            found[(f.engine, f.category, detail[:70])].append(src.text)
 
     run()
     print(f"{kind}: {counts['models']} examples ({counts['skipped']} too large), "
