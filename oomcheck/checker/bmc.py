@@ -20,11 +20,12 @@ from .typecheck import check_property
 
 
 def safety_goal(enc: Encoder, p: Property, s: Vec) -> z3.BoolRef:
-    """What must hold in every reachable state (type correctness included)."""
+    """What must hold in every reachable state: within the types, no index out of range where
+    the explicit engine evaluates one, and the property."""
     if p.kind == "deadlock":
-        return z3.And(enc.type_ok(s), z3.Not(enc.deadlocked(s)))
+        return z3.And(enc.ok(s, deadlock=True), z3.Not(enc.deadlocked(s)))
     if p.kind == "invariant":
-        return z3.And(enc.type_ok(s), enc.pred(p.expr, s))  # type: ignore[arg-type]
+        return z3.And(enc.ok(s, [p.expr]), enc.pred(p.expr, s))  # type: ignore[arg-type, list-item]
     raise ModelError(f"{p.name} is not a safety property")
 
 
@@ -54,10 +55,21 @@ def _type_error(enc: Encoder, m: z3.ModelRef, s: Vec) -> None:
                              f"outside its type {d.type}")
 
 
-def counterexample(model: Model, enc: Encoder, m: z3.ModelRef, states: list[Vec]) -> Trace:
-    """The path a satisfying model describes; its last state may leave a type (a model error)."""
+def checked_exprs(p: Property) -> list[Expr] | None:
+    """What the explicit engine evaluates of p in every state (None: a deadlock check)."""
+    return None if p.kind == "deadlock" else [x for x in (p.expr, p.pre) if x is not None]
+
+
+def counterexample(model: Model, enc: Encoder, m: z3.ModelRef, states: list[Vec],
+                   props: list[Expr] | None = None) -> Trace:
+    """The path a satisfying model describes; its last state may leave a type or read an array
+    out of range (a model error, reported as the explicit engine reports it)."""
     if not z3.is_true(m.eval(enc.type_ok(states[-1]), model_completion=True)):
         _type_error(enc, m, states[-1])
+    err = enc.errors(states[-1], props or [], deadlock=props is None)
+    if err is not None and z3.is_true(m.eval(err, model_completion=True)):
+        raise ModelError("a reachable state reads or writes an array out of its range "
+                         "(the explicit engine names the step)")
     vals = [enc.pack(enc.values(m, s)) for s in states]
     return build_trace(enc.layout, enc.instances, vals, actions_between(model, vals))
 
@@ -93,7 +105,7 @@ def bmc_safety(model: Model, p: Property, depth: int, timeout: float) -> Result:
         sol.add(z3.Not(goal))
         r = sol.check()
         if r == z3.sat:
-            tr = counterexample(model, enc, sol.model(), states)
+            tr = counterexample(model, enc, sol.model(), states, checked_exprs(p))
             return _result(p, "violated", "bmc", t0, k, {"kind": "bounded", "depth": k}, tr)
         if r == z3.unknown:
             return _unknown(p, "bmc", f"solver: {sol.reason_unknown()} at depth {k}", t0, k)
@@ -113,7 +125,8 @@ def bmc_liveness(model: Model, p: Property, depth: int, timeout: float) -> Resul
     t0 = time.perf_counter()
     states = [enc.state("0")]
     acts: list[z3.ExprRef] = []
-    base = [enc.init(states[0]), enc.type_ok(states[0])]
+    seen = checked_exprs(p) or []
+    base = [enc.init(states[0]), enc.ok(states[0], seen)]
     fair = [enc.instances[i] for i in enc.fair_ids]
     for k in range(depth + 1):
         left = timeout - (time.perf_counter() - t0)
@@ -154,7 +167,7 @@ def bmc_liveness(model: Model, p: Property, depth: int, timeout: float) -> Resul
             nxt = enc.state(str(k + 1))
             act = z3.BitVec(f"act@{k}", 16)
             base.append(enc.trans(states[k], nxt, act))
-            base.append(enc.type_ok(nxt))
+            base.append(enc.ok(nxt, seen))
             states.append(nxt)
             acts.append(act)
     return _result(p, "holds", "bmc", t0, depth, {"kind": "bounded", "depth": depth})

@@ -11,7 +11,7 @@ import time
 
 import z3
 
-from .bmc import BITS, counterexample, property_exprs, safety_goal, sat_solver
+from .bmc import BITS, checked_exprs, counterexample, property_exprs, safety_goal, sat_solver
 from .lang import Expr, Model, Property
 from .symbolic import Encoder
 from .trace import Result, build_trace
@@ -39,7 +39,7 @@ def k_induction(model: Model, p: Property, max_k: int, timeout: float) -> Result
         sol.add(*base, z3.Not(safety_goal(enc, p, base_states[k])))
         r = sol.check()
         if r == z3.sat:
-            tr = counterexample(model, enc, sol.model(), base_states)
+            tr = counterexample(model, enc, sol.model(), base_states, checked_exprs(p))
             return _res(p, "violated", t0, k, {"kind": "bounded", "depth": k}, tr)
         if r == z3.unknown:
             return _res(p, "unknown", t0, k, {"kind": "bounded", "depth": k},

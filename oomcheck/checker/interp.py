@@ -69,6 +69,8 @@ def step(model: Model, inst: ActionInstance, state: State) -> dict | None:
             key = (lhs.name, None)
         else:
             key = (lhs.array, evaluate(model, lhs.index, state))
+            if key not in state:
+                raise ModelError(f"index {key[1]} out of range for {lhs.array}")
         d = model.vars[key[0]]
         if d.type.__class__.__name__ == "BoolType":
             v = int(bool(v))

@@ -156,6 +156,11 @@ def bits_for(model: Model, extra: Iterable[Expr] = ()) -> int:
     return value_bound(model, extra).bit_length() + 2
 
 
+def _or(*xs: z3.BoolRef | None) -> z3.BoolRef | None:
+    ys = [x for x in xs if x is not None]
+    return None if not ys else ys[0] if len(ys) == 1 else z3.Or(ys)
+
+
 class Encoder:
     """bits=None: slots are mathematical integers (for induction and CHC, where unbounded
     arithmetic is the natural theory); bits=W: signed bit-vectors of at least W bits, which Z3
@@ -255,6 +260,69 @@ class Encoder:
 
     def pred(self, e: Expr, s: Vec) -> z3.BoolRef:
         return as_bool(self.expr(e, s))
+
+    # -- evaluation errors -------------------------------------------------------------------
+
+    def error(self, e: Expr, s: Vec, qenv: dict[str, int] | None = None) -> z3.BoolRef | None:
+        """When evaluating e in s reads an array out of its range, evaluated as the compiled
+        code does (`and`, `or`, `implies`, `ite`, `forall`, `exists` skip what they need not
+        evaluate); None when it never can."""
+        qenv = qenv or {}
+        if isinstance(e, Index):
+            if const_value(e.index, qenv) is not None:
+                return None
+            idx = self.as_int(self.expr(e.index, s, qenv))
+            n = len(self.layout.array_slots[e.array])
+            return _or(self.error(e.index, s, qenv), z3.Or(idx < 0, idx >= n))
+        if isinstance(e, Op):
+            errs = [self.error(x, s, qenv) for x in e.args]
+            if all(x is None for x in errs):
+                return None
+            if e.op in ("and", "implies", "or"):
+                first = self.pred(e.args[0], s) if e.op != "or" else z3.Not(self.pred(e.args[0], s))
+                return _or(errs[0], None if errs[1] is None else z3.And(first, errs[1]))
+            if e.op == "ite":
+                c = self.pred(e.args[0], s)
+                return _or(errs[0], None if errs[1] is None else z3.And(c, errs[1]),
+                           None if errs[2] is None else z3.And(z3.Not(c), errs[2]))
+            return _or(*errs)
+        if isinstance(e, Quant):
+            n = self.model.domains[e.domain]
+            envs = [{**qenv, e.var: i} for i in range(n)]
+            errs = [self.error(e.body, s, env) for env in envs]
+            if all(x is None for x in errs) or e.kind == "count":
+                return _or(*errs)
+            out: list[z3.BoolRef | None] = []
+            before: list[z3.BoolRef] = []  # forall goes on while true, exists while false
+            for env, err in zip(envs, errs, strict=True):
+                out.append(None if err is None else z3.And(*before, err))
+                v = as_bool(self.expr(e.body, s, env))
+                before.append(v if e.kind == "forall" else z3.Not(v))
+            return _or(*out)
+        return None
+
+    def errors(self, s: Vec, props: Sequence[Expr] = (), deadlock: bool = False) -> z3.BoolRef | None:
+        """When the explicit engine, expanding s, stops with an index out of range: in a guard,
+        in the updates of an enabled step, in a checked property, or in `final` at a deadlock."""
+        out: list[z3.BoolRef | None] = []
+        for inst in self.instances:
+            out.append(self.error(inst.guard, s))
+            ups = [self.error(x, s) for lhs, rhs in inst.updates
+                   for x in (rhs, *(() if isinstance(lhs, Var) else (lhs,)))]
+            up = _or(*ups)
+            if up is not None:
+                out.append(z3.And(self.guard(inst, s), up))
+        out += [self.error(e, s) for e in props]
+        if deadlock:
+            fin = self.error(self.model.final, s)
+            if fin is not None:
+                out.append(z3.And(*[z3.Not(self.guard(i, s)) for i in self.instances], fin))
+        return _or(*out)
+
+    def ok(self, s: Vec, props: Sequence[Expr] = (), deadlock: bool = False) -> z3.BoolRef:
+        """Within the types, and no evaluation error: what every reachable state must be."""
+        err = self.errors(s, props, deadlock)
+        return self.type_ok(s) if err is None else z3.And(self.type_ok(s), z3.Not(err))
 
     # -- transitions -------------------------------------------------------------------------
 
