@@ -32,6 +32,8 @@ from .checker.trace import Result
 
 @dataclass
 class Report:
+    """A catalog's results, or one job's part of them with its lines of the table."""
+
     rows: list[dict] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     cross_unchecked: list[str] = field(default_factory=list)
@@ -52,16 +54,6 @@ class Settings:
     cross_depth: int = 12
     symmetry: bool = True
     progress: bool = False  # progress lines on stderr
-
-
-@dataclass
-class _Done:
-    """One job's part of the report, and its lines of the table."""
-
-    lines: list[str] = field(default_factory=list)
-    rows: list[dict] = field(default_factory=list)
-    mismatches: list[str] = field(default_factory=list)
-    cross_unchecked: list[str] = field(default_factory=list)
 
 
 def verify_catalogs(cats: list[Catalog], settings: Settings, echo: Callable[[str], None],
@@ -96,12 +88,12 @@ def verify_catalogs(cats: list[Catalog], settings: Settings, echo: Callable[[str
 
 
 def _results(work: list[tuple], settings: Settings, jobs: int,
-             plan: list[tuple[int, tuple | None, list[str]]]) -> Iterator[_Done]:
-    """One _Done per plan entry (an empty one for headers), in plan order."""
+             plan: list[tuple[int, tuple | None, list[str]]]) -> Iterator[Report]:
+    """One Report per plan entry (an empty one for headers), in plan order."""
     if jobs <= 1 or len(work) <= 1:
-        done: Iterator[_Done] = (_run_job(job, settings) for job in work)
+        done: Iterator[Report] = (_run_job(job, settings) for job in work)
         for _, job, _ in plan:
-            yield _Done() if job is None else next(done)
+            yield Report() if job is None else next(done)
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         # the symbolic proofs are the longest jobs: start them first, print in plan order
@@ -110,7 +102,7 @@ def _results(work: list[tuple], settings: Settings, jobs: int,
         k = 0
         for _, job, _ in plan:
             if job is None:
-                yield _Done()
+                yield Report()
             else:
                 yield futures[k].result()
                 k += 1
@@ -138,12 +130,12 @@ def _header(cat: Catalog) -> tuple[list[str], list[str], int]:
 _CATALOGS: dict[str, Catalog] = {}
 
 
-def _run_job(job: tuple, settings: Settings) -> _Done:
+def _run_job(job: tuple, settings: Settings) -> Report:
     path, kind = job[0], job[1]
     cat = _CATALOGS.get(path)
     if cat is None:
         cat = _CATALOGS[path] = load_catalog(Path(path))
-    done = _Done()
+    done = Report()
     if kind == "proof":
         pe = cat.proofs[job[2]]
         _proofs(cat, pe, pe.size_points()[job[3]], settings, done)
@@ -164,7 +156,7 @@ def _progress(settings: Settings, model: Model) -> Callable[[int, int, float], N
 
 
 def _expect(cat: Catalog, i: int, n: int, props_seen: list[str], kw: int, settings: Settings,
-            rep: _Done) -> None:
+            rep: Report) -> None:
     e = cat.expect[i]
     point = e.size_points()[n]
     model = build_variant(resolve_variant(cat, e.variant), point, e.knobs, cat)
@@ -198,7 +190,7 @@ def _expect(cat: Catalog, i: int, n: int, props_seen: list[str], kw: int, settin
 
 
 def _cross_check(model: Model, props: list[Property], explicit: dict[str, Result],
-                 timeout: float, cap: int, rep: _Done) -> None:
+                 timeout: float, cap: int, rep: Report) -> None:
     """BMC to min(explicit depth + 2, cap) must agree with the explicit engine."""
     where = f"{model.name} {model.variant} {_kv(model.knobs)} {_kv(model.sizes)}"
     for p in props:
@@ -228,7 +220,7 @@ def _len(r: Result) -> str:
 
 
 def _proofs(cat: Catalog, pe: ProofExpectation, point: dict[str, int], settings: Settings,
-            rep: _Done) -> None:
+            rep: Report) -> None:
     model = build_variant(resolve_variant(cat, pe.variant), point, pe.knobs, cat)
     props = model.select(list(pe.expect))
     results = run_engine(model, props, Options(pe.engine, depth=pe.depth, timeout=120.0,
