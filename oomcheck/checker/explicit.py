@@ -99,13 +99,13 @@ def check_explicit(
     comp = compile_model(model, [(p.name, p.expr) for p in invs], sym)  # type: ignore[misc]
     if any(p.is_liveness for p in props):
         ex: _Search = _GraphSearch(comp, props, limits, progress, t0)
-        core_note = "python (liveness: graph search)"
+        ex.note = "python (liveness: graph search)"
     else:
-        ex, core_note = _layer_search(comp, props, limits, progress, t0, core)
+        ex = _layer_search(comp, props, limits, progress, t0, core)
     ex.run()
     results = ex.results()
     for r in results:
-        r.strength["core"] = core_note
+        r.strength["core"] = ex.note
     if sym is not None:
         for r in results:
             r.strength["symmetry"] = sym.describe()
@@ -128,22 +128,32 @@ def check_explicit(
 
 
 CORES = ("auto", "native", "python")
+AUTO_AFTER = 100_000  # core auto: states the Python loop stores before handing over to C
 
 
 def _layer_search(comp: Compiled, props: list[Property], limits: Limits, progress: ProgressFn | None,
-                  t0: float, core: str) -> tuple[_Search, str]:
-    """The native layer search when asked for and available, else the Python one (and why)."""
+                  t0: float, core: str) -> _LayerSearch:
+    """The native layer search when asked for and available (for auto: at once when its build
+    is cached, else once the search has stored AUTO_AFTER states), else the Python one; its
+    `note` says which ran, and why not the native one."""
     if core == "python":
-        return _LayerSearch(comp, props, limits, progress, t0), "python"
+        ex = _LayerSearch(comp, props, limits, progress, t0)
+        ex.note = "python"
+        return ex
     try:
         from .native import NativeUnavailableError
         from .native.search import NativeLayerSearch
     except ImportError as e:  # pragma: no cover - a broken installation
-        return _LayerSearch(comp, props, limits, progress, t0), f"python (native core unavailable: {e})"
+        ex = _LayerSearch(comp, props, limits, progress, t0)
+        ex.note = f"python (native core unavailable: {e})"
+        return ex
     try:
-        return NativeLayerSearch(comp, props, limits, progress, t0), "native"
+        return NativeLayerSearch(comp, props, limits, progress, t0,
+                                 AUTO_AFTER if core == "auto" else None)
     except NativeUnavailableError as e:
-        return _LayerSearch(comp, props, limits, progress, t0), f"python (native core unavailable: {e})"
+        ex = _LayerSearch(comp, props, limits, progress, t0)
+        ex.note = f"python (native core unavailable: {e})"
+        return ex
 
 
 class _Search:
@@ -167,6 +177,7 @@ class _Search:
         self.loops: dict[str, tuple[int, bool]] = {}
         self.symmetric = comp.canon is not None
         self.unreduced: set[str] = set()  # liveness properties the reduced graph cannot decide
+        self.note = "python"  # which core ran (the native search says when it did)
 
     def run(self) -> None:
         """Explore; a limit passed at the start, during the search or the liveness analysis, or
@@ -235,6 +246,7 @@ class _LayerSearch(_Search):
         super().__init__(comp, props, limits, progress, t0)
         self.seen: set[int] = set()
         self.layers: list[list[int]] = []
+        self.handed_off = False
 
     def n_states(self) -> int:
         return len(self.seen)
@@ -290,10 +302,17 @@ class _LayerSearch(_Search):
                     break
                 layers.append(nxt)
                 depth += 1
+                if self.handoff(depth, found):  # the native core did the rest (native/search.py)
+                    return
         except _LimitReachedError:
-            self.depth = depth + 1 if nxt else depth
-            self._record(found)  # what was found before the stop is a real counterexample
+            if not self.handed_off:
+                self.depth = depth + 1 if nxt else depth
+                self._record(found)  # what was found before the stop is a real counterexample
             raise
+
+    def handoff(self, depth: int, found: dict[str, tuple[int, int]]) -> bool:
+        """At the start of layer depth: True when another core has explored the rest."""
+        return False
 
     def _record(self, found: dict[str, tuple[int, int]]) -> None:
         for name, (d, s) in found.items():

@@ -9,14 +9,20 @@ between, and rebuilds counterexamples by re-expanding the parents with the Pytho
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
+import io
 import os
+import shlex
 import shutil
+import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Sequence
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from types import ModuleType
 
@@ -46,6 +52,7 @@ int nc_run(nc_ctx *c, int64_t end, int64_t budget);
 """
 
 RUNTIME = (Path(__file__).with_name("runtime.c")).read_text()
+OPT_FLAGS = ["-O2"]
 MAX_CAP = 0xFFFFFFF0  # parent pointers and table entries are 32-bit state numbers
 
 _loaded: dict[str, ModuleType] = {}
@@ -74,20 +81,34 @@ def source_for(comp: Compiled, invariants: Sequence[Expr]) -> str:
     return RUNTIME.replace("/*MODEL_CODE*/", model_code)
 
 
-def build(source: str) -> ModuleType:
-    """The cffi module for this source: from this process, from the cache, or compiled now."""
-    global last_build_seconds
+def _module_name(source: str) -> str:
     try:
         import cffi
     except ImportError:
         raise NativeUnavailableError("cffi is not installed") from None
     key = hashlib.sha256("\0".join([source, CDEF, cffi.__version__, sys.version,
-                                    "-O2"]).encode()).hexdigest()[:20]
-    name = f"_oomcheck_native_{key}"
+                                    *OPT_FLAGS]).encode()).hexdigest()[:20]
+    return f"_oomcheck_native_{key}"
+
+
+def is_built(comp: Compiled, invariants: Sequence[Expr]) -> bool:
+    """Whether this model's core is loaded or in the cache (so using it costs no build)."""
+    try:
+        name = _module_name(source_for(comp, invariants))
+    except NativeUnavailableError:
+        return False
+    return name in _loaded or (cache_dir() / (name + EXTENSION_SUFFIXES[0])).exists()
+
+
+def build(source: str) -> ModuleType:
+    """The cffi module for this source: from this process, from the cache, or compiled now."""
+    global last_build_seconds
+    import cffi
+
+    name = _module_name(source)
     if name in _loaded:
         last_build_seconds = 0.0
         return _loaded[name]
-    from importlib.machinery import EXTENSION_SUFFIXES
     where = cache_dir()
     target = where / (name + EXTENSION_SUFFIXES[0])
     if not target.exists():
@@ -101,13 +122,11 @@ def build(source: str) -> ModuleType:
             target = where / (name + EXTENSION_SUFFIXES[0])
             tmp = tempfile.mkdtemp(dir=where, prefix="build-")
         try:
-            ffi = cffi.FFI()
-            ffi.cdef(CDEF)
-            ffi.set_source(name, source, extra_compile_args=["-O2", "-w"])
-            built = ffi.compile(tmpdir=tmp, verbose=False)
-            os.replace(built, target)  # atomic: concurrent builders of one core both succeed
-        except Exception as e:  # a missing compiler, a build error: the Python engine runs
-            raise NativeUnavailableError(f"build failed: {str(e).strip().splitlines()[-1:]}") from None
+            _compile(cffi, name, source, Path(tmp), target)
+        except NativeUnavailableError:
+            raise
+        except Exception as e:  # a build error: the Python engine runs
+            raise NativeUnavailableError(f"build failed: {_last_line(str(e))}") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         last_build_seconds = time.perf_counter() - t0
@@ -123,6 +142,35 @@ def build(source: str) -> ModuleType:
         raise NativeUnavailableError(f"cannot load the native core: {e}") from None
     _loaded[name] = mod
     return mod
+
+
+def _last_line(text: str) -> str:
+    lines = [x for x in text.strip().splitlines() if x.strip()]
+    return lines[-1] if lines else "no message"
+
+
+def _compile(cffi: ModuleType, name: str, source: str, tmp: Path, target: Path) -> None:
+    """cffi writes the C wrapper, the C compiler builds it (directly: setuptools would double the
+    build time), and the module replaces target atomically, so concurrent builders both win."""
+    ffi = cffi.FFI()
+    ffi.cdef(CDEF)
+    ffi.set_source(name, source)
+    c_file = tmp / f"{name}.c"
+    with contextlib.redirect_stdout(io.StringIO()):
+        ffi.emit_c_code(str(c_file))
+    cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
+    if not cc:
+        raise NativeUnavailableError("no C compiler (gcc or cc) found")
+    out = tmp / target.name
+    cmd = [*shlex.split(cc), *OPT_FLAGS, "-w", "-shared", "-fPIC",
+           "-I", sysconfig.get_paths()["include"], str(c_file), "-o", str(out)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    except OSError as e:
+        raise NativeUnavailableError(f"cannot run the C compiler: {e}") from None
+    if proc.returncode != 0:
+        raise NativeUnavailableError(f"build failed: {_last_line(proc.stderr)}")
+    os.replace(out, target)
 
 
 class Core:
