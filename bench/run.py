@@ -3,6 +3,9 @@
     python3 dev.py bench                       states/s and bytes/state, N = 2..6
     python3 dev.py bench --threads 2 3 4 5 6 7
     python3 dev.py bench --largest 60          the largest N whose full v10 check fits in 60 s
+    python3 dev.py bench --native --threads 6 8 10 12
+                                               safety search: Python engine vs native core,
+                                               freezer v10 (symmetry) and the reaper (none)
 
 Figures are printed, never asserted: speed depends on the machine.
 """
@@ -22,12 +25,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import handwritten_freezer
 
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
+from oomcheck.checker.compile import compile_model
 from oomcheck.checker.explicit import Limits, check_explicit
+from oomcheck.checker.native.search import NativeLayerSearch
+from oomcheck.checker.symmetry import find_symmetry
 
 
 def model(variant: str, n: int):
     cat = catalog_for("freezer")
-    return build_variant(resolve_variant(cat, variant), {"threads": n}, {}, cat)
+    return build_variant(resolve_variant(cat, variant), {"threads": n}, {}, cat, max_size=n)
+
+
+def reaper(variant: str, vmas: int, ptes: int):
+    cat = catalog_for("reaper")
+    return build_variant(resolve_variant(cat, variant), {"vmas": vmas, "ptes": ptes}, {}, cat)
 
 
 def timed(fn):
@@ -67,6 +78,54 @@ def speed_table(threads: list[int]) -> None:
               f"{b_safety:>15,.0f} {b_graph:>14,.0f}", flush=True)
 
 
+def native_stats(m, props) -> tuple[int, float, float, float]:
+    """(states, build seconds, search seconds, bytes/state) of the native safety search; the
+    build is timed apart (a later run of the same model finds it in the cache)."""
+    invs = [p for p in props if p.kind == "invariant"]
+    sym, _ = find_symmetry(m, props)
+    comp = compile_model(m, [(p.name, p.expr) for p in invs], sym)
+    t0 = time.perf_counter()
+    NativeLayerSearch(comp, props, Limits(), None, t0)
+    build = time.perf_counter() - t0
+    (r, *_), t = timed(lambda: check_explicit(m, props, core="native"))
+    assert r.strength["core"] == "native", r.strength["core"]
+    ex = NativeLayerSearch(comp, props, Limits(), None, time.perf_counter())
+    ex.run()
+    return r.states, build, t, ex.stored_bytes / max(r.states, 1)
+
+
+def native_table(threads: list[int], python_max: int, hand_max: int) -> None:
+    """The safety search (every invariant and deadlock) in the Python engine and the native core."""
+    rows = [(f"reaper reverse vmas={v} ptes={p}", reaper("reverse", v, p), None)
+            for v, p in [(3, 2), (4, 2), (4, 3)]]
+    rows += [(f"freezer v10 N={n}", model("v10", n), n) for n in threads]
+    print("safety search: Python engine vs native core (states/s; build time apart)")
+    print(f"{'model':<32} {'states':>10} {'hand st/s':>11} {'python st/s':>12} {'native st/s':>12} "
+          f"{'speed-up':>8} {'build s':>8} {'B/st py':>8} {'B/st nat':>8}")
+    for label, m, n in rows:
+        props = [p for p in m.properties.values() if not p.is_liveness]
+        states, build, tn, b_nat = native_stats(m, props)
+        hand = py = b_py = None
+        if n is not None and n <= hand_max:  # no symmetry: its states/s on the full state space
+            (hs, _, _), th = timed(lambda n=n: handwritten_freezer.bfs(n))
+            hand = hs / th
+        if n is None or n <= python_max:
+            (r, *_), tp = timed(lambda m=m, props=props: check_explicit(m, props, core="python"))
+            if r.states != states:
+                print(f"  MISMATCH: python {r.states} states, native {states}")
+            py = r.states / tp
+            b_py = bytes_per_state(lambda m=m, props=props: check_explicit(m, props, core="python"),
+                                   r.states)
+        nat = states / tn
+        print(f"{label:<32} {states:>10,} {_f(hand):>11} {_f(py):>12} {nat:>12,.0f} "
+              f"{_f(nat / py if py else None, '.1f'):>8} {build:>8.2f} {_f(b_py):>8} {b_nat:>8,.0f}",
+              flush=True)
+
+
+def _f(x: float | None, fmt: str = ",.0f") -> str:
+    return "-" if x is None else format(x, fmt)
+
+
 def largest(budget: float, variant: str) -> None:
     print(f"largest N whose full check of {variant} (all properties, liveness included) "
           f"finishes within {budget:g} s")
@@ -91,8 +150,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, nargs="+", default=[2, 3, 4, 5, 6])
     ap.add_argument("--largest", type=float, metavar="SECONDS")
     ap.add_argument("--variant", default="v10")
+    ap.add_argument("--native", action="store_true",
+                    help="the safety search in the Python engine and in the native core")
+    ap.add_argument("--python-max", type=int, default=8,
+                    help="with --native: the largest N also run in Python (slow beyond)")
+    ap.add_argument("--hand-max", type=int, default=6,
+                    help="with --native: the largest N of the hand-written BFS (no symmetry)")
     a = ap.parse_args()
-    if a.largest:
+    if a.native:
+        native_table(a.threads, a.python_max, a.hand_max)
+    elif a.largest:
         largest(a.largest, a.variant)
     else:
         speed_table(a.threads)

@@ -81,6 +81,10 @@ def _add_limits(p: argparse.ArgumentParser) -> None:
     p.add_argument("--symmetry", choices=("on", "off"), default="on",
                    help="explicit search: store one state per orbit of interchangeable threads "
                         "(default on; counterexamples are replayed concretely either way)")
+    p.add_argument("--core", choices=("auto", "python", "native"), default=None,
+                   help="explicit safety search: native runs it in C generated from the model "
+                        "(built with cffi and cached), python in the interpreter; auto (default) "
+                        "goes native when the model's core is already built or the search grows")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -193,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(argv: Sequence[str] | None) -> int:
     try:
         args = make_parser().parse_args(argv)
+        if getattr(args, "core", None):  # read by check_explicit, here and in verify's workers
+            os.environ["OOMCHECK_CORE"] = args.core
         if args.cmd == "check":
             return cmd_check(args)
         if args.cmd == "list":

@@ -7,6 +7,7 @@ arrays and look for fair cycles among strongly connected components.
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
@@ -79,11 +80,18 @@ def check_explicit(
     limits: Limits | None = None,
     progress: ProgressFn | None = None,
     symmetry: bool = True,
+    core: str | None = None,
 ) -> list[Result]:
     """Check the properties on one model instance; one exploration serves all of them. With
     symmetry (when the model has interchangeable threads, symmetry.py) one state per orbit is
-    stored and every counterexample is rebuilt as a concrete execution of the model."""
+    stored and every counterexample is rebuilt as a concrete execution of the model. core
+    chooses the layer search's engine: "python", "native" (C, generated from the same compiled
+    model; the Python engine when it cannot be built) or "auto" (the same as native); None reads
+    $OOMCHECK_CORE, default auto."""
     limits = limits or Limits()
+    core = core or os.environ.get("OOMCHECK_CORE") or "auto"
+    if core not in CORES:
+        raise ModelError(f"unknown search core {core!r} (choose from {', '.join(CORES)})")
     t0 = time.perf_counter()
     invs = [p for p in props if p.kind == "invariant"]
     assert all(p.expr is not None for p in invs)
@@ -91,10 +99,13 @@ def check_explicit(
     comp = compile_model(model, [(p.name, p.expr) for p in invs], sym)  # type: ignore[misc]
     if any(p.is_liveness for p in props):
         ex: _Search = _GraphSearch(comp, props, limits, progress, t0)
+        ex.note = "python (liveness: graph search)"
     else:
-        ex = _LayerSearch(comp, props, limits, progress, t0)
+        ex = _layer_search(comp, props, limits, progress, t0, core)
     ex.run()
     results = ex.results()
+    for r in results:
+        r.strength["core"] = ex.note
     if sym is not None:
         for r in results:
             r.strength["symmetry"] = sym.describe()
@@ -105,7 +116,8 @@ def check_explicit(
         again = [p for p in props if p.name in ex.unreduced]
         left = Limits(limits.max_states, max(0.0, limits.max_seconds - (time.perf_counter() - t0)),
                       limits.max_memory_mb)
-        redo = {r.property: r for r in check_explicit(model, again, left, progress, symmetry=False)}
+        redo = {r.property: r for r in check_explicit(model, again, left, progress, symmetry=False,
+                                                      core=core)}
         for i, r in enumerate(results):
             if r.property in redo:
                 results[i] = redo[r.property]
@@ -113,6 +125,35 @@ def check_explicit(
                                                    "has a cycle outside the goal, whose fairness "
                                                    "only the full graph can tell")
     return results
+
+
+CORES = ("auto", "native", "python")
+AUTO_AFTER = 100_000  # core auto: states the Python loop stores before handing over to C
+
+
+def _layer_search(comp: Compiled, props: list[Property], limits: Limits, progress: ProgressFn | None,
+                  t0: float, core: str) -> _LayerSearch:
+    """The native layer search when asked for and available (for auto: at once when its build
+    is cached, else once the search has stored AUTO_AFTER states), else the Python one; its
+    `note` says which ran, and why not the native one."""
+    if core == "python":
+        ex = _LayerSearch(comp, props, limits, progress, t0)
+        ex.note = "python"
+        return ex
+    try:
+        from .native import NativeUnavailableError
+        from .native.search import NativeLayerSearch
+    except ImportError as e:  # pragma: no cover - a broken installation
+        ex = _LayerSearch(comp, props, limits, progress, t0)
+        ex.note = f"python (native core unavailable: {e})"
+        return ex
+    try:
+        return NativeLayerSearch(comp, props, limits, progress, t0,
+                                 AUTO_AFTER if core == "auto" else None)
+    except NativeUnavailableError as e:
+        ex = _LayerSearch(comp, props, limits, progress, t0)
+        ex.note = f"python (native core unavailable: {e})"
+        return ex
 
 
 class _Search:
@@ -136,6 +177,7 @@ class _Search:
         self.loops: dict[str, tuple[int, bool]] = {}
         self.symmetric = comp.canon is not None
         self.unreduced: set[str] = set()  # liveness properties the reduced graph cannot decide
+        self.note = "python"  # which core ran (the native search says when it did)
 
     def run(self) -> None:
         """Explore; a limit passed at the start, during the search or the liveness analysis, or
@@ -204,6 +246,7 @@ class _LayerSearch(_Search):
         super().__init__(comp, props, limits, progress, t0)
         self.seen: set[int] = set()
         self.layers: list[list[int]] = []
+        self.handed_off = False
 
     def n_states(self) -> int:
         return len(self.seen)
@@ -259,10 +302,17 @@ class _LayerSearch(_Search):
                     break
                 layers.append(nxt)
                 depth += 1
+                if self.handoff(depth, found):  # the native core did the rest (native/search.py)
+                    return
         except _LimitReachedError:
-            self.depth = depth + 1 if nxt else depth
-            self._record(found)  # what was found before the stop is a real counterexample
+            if not self.handed_off:
+                self.depth = depth + 1 if nxt else depth
+                self._record(found)  # what was found before the stop is a real counterexample
             raise
+
+    def handoff(self, depth: int, found: dict[str, tuple[int, int]]) -> bool:
+        """At the start of layer depth: True when another core has explored the rest."""
+        return False
 
     def _record(self, found: dict[str, tuple[int, int]]) -> None:
         for name, (d, s) in found.items():

@@ -1,0 +1,189 @@
+"""The native (C) search core against the Python engine: the same verdicts, stored states,
+transitions, depths and shortest counterexamples, traces that replay, the same model errors, and
+an exact state limit; also the hand-over from the Python loop to C in the middle of a search."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from oomcheck.catalog import build_variant, catalog_for, resolve_variant
+from oomcheck.checker import explicit
+from oomcheck.checker.explicit import Limits, check_explicit
+from oomcheck.checker.lang import BOOL, IntType, Model, ModelError, Property
+
+from .test_engine_vs_reference import _replay, models
+from .test_symmetry import symmetric_models
+
+cffi = pytest.importorskip("cffi")
+if not (shutil.which("gcc") or shutil.which("cc")):
+    pytest.skip("no C compiler", allow_module_level=True)
+
+SETTINGS = settings(max_examples=25, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _cache(tmp_path_factory: pytest.TempPathFactory):
+    """Built cores go to a temporary cache, not the user's."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("OOMCHECK_NATIVE_CACHE", str(tmp_path_factory.mktemp("native-cache")))
+    yield
+    mp.undo()
+
+
+def safety(m: Model) -> list[Property]:
+    return [p for p in m.properties.values() if not p.is_liveness]
+
+
+def same(m: Model, props: list[Property], limits: Limits | None = None, **kw: object) -> None:
+    """Both cores give the same results; every native counterexample replays."""
+    py = check_explicit(m, props, limits, core="python", **kw)  # type: ignore[arg-type]
+    nat = check_explicit(m, props, limits, core="native", **kw)  # type: ignore[arg-type]
+    for a, b in zip(py, nat, strict=True):
+        assert a.strength["core"] == "python"
+        assert b.strength["core"] == "native", b.strength["core"]
+        assert (a.verdict, a.states, a.transitions, a.depth) == (b.verdict, b.states, b.transitions,
+                                                                  b.depth), a.property
+        assert a.reason == b.reason
+        if a.trace is not None:
+            assert b.trace is not None
+            assert len(a.trace.steps) == len(b.trace.steps)
+            assert [s.action for s in a.trace.steps] == [s.action for s in b.trace.steps]
+            _replay(m, b.trace)
+
+
+@SETTINGS
+@given(models())
+def test_random_models_agree(m: Model) -> None:
+    same(m, safety(m))
+
+
+@SETTINGS
+@given(models(), st.integers(1, 40))
+def test_state_limit_is_exact(m: Model, cap: int) -> None:
+    same(m, safety(m), Limits(max_states=cap))
+    (r,) = check_explicit(m, [m.properties["inv"]], Limits(max_states=cap), core="native")
+    assert r.states <= cap
+
+
+@SETTINGS
+@given(symmetric_models())
+def test_symmetric_models_agree(m: Model) -> None:
+    props = safety(m)
+    same(m, props)
+    red = check_explicit(m, props, core="native")
+    full = check_explicit(m, props, symmetry=False, core="native")
+    assert red[0].states <= full[0].states
+    assert [r.verdict for r in red] == [r.verdict for r in full]
+
+
+@SETTINGS
+@given(models(), st.integers(1, 6))
+def test_hand_over_from_python_to_native(m: Model, after: int) -> None:
+    props = safety(m)
+    old = explicit.AUTO_AFTER
+    explicit.AUTO_AFTER = after
+    try:
+        py = check_explicit(m, props, core="python")
+        auto = check_explicit(m, props, core="auto")  # built on the way, unless cached already
+    finally:
+        explicit.AUTO_AFTER = old
+    for a, b in zip(py, auto, strict=True):
+        assert (a.verdict, a.states, a.transitions, a.depth) == (b.verdict, b.states, b.transitions,
+                                                                  b.depth)
+        if a.trace is not None:
+            assert [s.action for s in a.trace.steps] == [s.action for s in b.trace.steps]
+            _replay(m, b.trace)
+
+
+def test_hand_over_in_a_catalog_model() -> None:
+    cat = catalog_for("freezer")
+    m = build_variant(resolve_variant(cat, "pre"), {"threads": 3}, {}, cat)
+    old = explicit.AUTO_AFTER
+    explicit.AUTO_AFTER = 50
+    try:
+        py = check_explicit(m, safety(m), core="python", symmetry=False)
+        auto = check_explicit(m, safety(m), symmetry=False, core="auto")
+    finally:
+        explicit.AUTO_AFTER = old
+    assert "native" in auto[0].strength["core"]
+    assert [(r.verdict, r.states) for r in py] == [(r.verdict, r.states) for r in auto]
+    assert any(r.verdict == "violated" for r in auto)
+
+
+@pytest.mark.parametrize(("family", "variant", "sizes"), [
+    ("freezer", "v10", {"threads": 3}),
+    ("freezer", "pre", {"threads": 4}),
+    ("freezer", "v8", {"threads": 3}),
+    ("reaper", "reverse", {"vmas": 2, "ptes": 1}),
+    ("reaper", "forward", {"vmas": 2, "ptes": 2}),
+    ("reaper", "no-empty-tree", {"vmas": 2, "ptes": 1}),
+])
+def test_catalog_variants_agree(family: str, variant: str, sizes: dict[str, int]) -> None:
+    cat = catalog_for(family)
+    m = build_variant(resolve_variant(cat, variant), sizes, {}, cat)
+    same(m, safety(m))
+    if family == "freezer":
+        same(m, safety(m), symmetry=False)
+
+
+def _counter_model() -> Model:
+    m = Model("overflow")
+    m.domain("p", 2)
+    m.actor("p", "proc")
+    x = m.var("x", IntType(0, 2), init=0)
+    m.action("inc", func="inc", file="t.c", actor="p", params={"p": "p"}, guard=x >= 0,
+             updates=lambda p: {x: x + 1})
+    m.invariant("inv", x >= 0, "x is never negative")
+    return m
+
+
+def _index_model() -> Model:
+    m = Model("index")
+    m.domain("p", 2)
+    m.actor("p", "proc")
+    i = m.var("i", IntType(0, 3), init=0)
+    a = m.array("a", "p", BOOL, init=0)
+    m.action("step", func="step", file="t.c", actor="p", params={"p": "p"}, guard=i <= 2,
+             updates=lambda p: {i: i + 1})
+    m.invariant("inv", ~a[i], "the flag at i is clear")
+    return m
+
+
+@pytest.mark.parametrize("build", [_counter_model, _index_model])
+def test_model_errors_are_the_python_engine_s(build) -> None:
+    m = build()
+    (first,) = check_explicit(m, [m.properties["inv"]], Limits(max_states=1), core="native")
+    assert first.strength["core"] == "native"  # so the error below comes from the native core
+    with pytest.raises(ModelError) as py:
+        check_explicit(m, safety(m), core="python")
+    with pytest.raises(ModelError) as nat:
+        check_explicit(m, safety(m), core="native")
+    assert str(py.value) == str(nat.value)
+    assert "out" in str(nat.value)
+
+
+def test_without_a_compiler_the_python_engine_runs(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("OOMCHECK_NATIVE_CACHE", str(tmp_path))
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    cat = catalog_for("freezer")
+    fm = build_variant(resolve_variant(cat, "v10"), {"threads": 2}, {}, cat)
+    (r,) = check_explicit(fm, [fm.properties["oom-victims-balance"]], core="native")
+    assert r.verdict == "holds"
+    assert r.strength["core"].startswith("python (native core unavailable: ")
+
+
+def test_liveness_stays_in_python() -> None:
+    cat = catalog_for("freezer")
+    m = build_variant(resolve_variant(cat, "v10"), {"threads": 2}, {}, cat)
+    (r,) = check_explicit(m, [m.properties["victim-exits"]], core="native")
+    assert r.strength["core"].startswith("python")
+
+
+def test_unknown_core_is_refused() -> None:
+    with pytest.raises(ModelError, match="unknown search core"):
+        check_explicit(_counter_model(), [], core="fortran")
