@@ -187,3 +187,14 @@ def test_liveness_stays_in_python() -> None:
 def test_unknown_core_is_refused() -> None:
     with pytest.raises(ModelError, match="unknown search core"):
         check_explicit(_counter_model(), [], core="fortran")
+
+
+def test_values_past_64_bits_stay_in_python() -> None:
+    """C computes in int64: a model whose values may not fit runs in Python, and says so."""
+    m = Model("big")
+    m.domain("t", 1)
+    x = m.var("x", IntType(0, 1 << 62), init=0)
+    m.action("grow", func="grow", file="big.c", actor="env", guard=x < 3, updates={x: x + 1})
+    m.invariant("small", x + (1 << 62) > 0, "never wraps")
+    (r,) = check_explicit(m, [m.properties["small"]], core="native")
+    assert r.verdict == "holds" and "64 bits" in r.strength["core"]

@@ -28,6 +28,7 @@ from types import ModuleType
 
 from ..compile import Compiled
 from ..lang import Expr
+from ..symbolic import value_bound
 from .ccode import NativeUnsupportedError, generate, words_for
 
 CDEF = """
@@ -207,5 +208,7 @@ class Core:
 def open_core(comp: Compiled, invariants: Sequence[Expr], cap: int, want_dl: bool) -> Core:
     if cap > MAX_CAP:
         raise NativeUnavailableError(f"a state limit above {MAX_CAP}")
+    if value_bound(comp.model, invariants) >= 1 << 62:  # C computes in int64, Python exactly
+        raise NativeUnavailableError("a value of the model may not fit in 64 bits")
     mod = build(source_for(comp, invariants))
     return Core(mod, words_for(comp.layout.bits), cap, len(invariants), want_dl)
