@@ -118,7 +118,7 @@ def test_memory_checked_inside_the_liveness_analysis(monkeypatch: pytest.MonkeyP
         return out
 
     monkeypatch.setattr(explicit, "_sccs", watched)
-    monkeypatch.setattr(explicit, "_peak_rss_mb", lambda: 1e9 if phase["scc"] else 0.0)
+    monkeypatch.setattr(explicit, "peak_rss_mb", lambda: 1e9 if phase["scc"] else 0.0)
     m = _model("v10", 3)
     rs = check_explicit(m, list(m.properties.values()), Limits(max_memory_mb=1000))
     assert phase["scc"] and not phase["scc_done"]
@@ -140,7 +140,7 @@ def test_limits_checked_again_at_the_end(search: str, monkeypatch: pytest.Monkey
         done["explored"] = True
 
     monkeypatch.setattr(cls, "explore", explore_then_grow)
-    monkeypatch.setattr(explicit, "_peak_rss_mb", lambda: 1e9 if done["explored"] else 0.0)
+    monkeypatch.setattr(explicit, "peak_rss_mb", lambda: 1e9 if done["explored"] else 0.0)
     m = _model("v10", 2)
     rs = check_explicit(m, _props(m, search == "_GraphSearch"), Limits(max_memory_mb=1000))
     assert done["explored"]
@@ -186,3 +186,16 @@ def test_help_lists_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
         out, _ = capsys.readouterr()
         assert "exit codes:" in out
         assert "4  every property holds, but some only up to a bound" in out
+
+
+def test_z3_engines_honour_max_seconds_over_all_properties() -> None:
+    """--max-seconds bounds the whole run, not each property's --timeout."""
+    from oomcheck.catalog import build_variant, catalog_for, resolve_variant
+    from oomcheck.checker.engines import Options, run
+    cat = catalog_for("freezer")
+    m = build_variant(resolve_variant(cat, "v10"), {"threads": 3}, {}, cat)
+    props = list(m.properties.values())
+    for engine in ("chc", "induction", "bmc"):
+        results = run(m, props, Options(engine, depth=40, timeout=60,
+                                        limits=Limits(max_seconds=0.5)))
+        assert any(r.verdict == "unknown" and "time limit" in r.reason for r in results), engine

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
+
+import z3
 
 from .bmc import bmc_liveness, bmc_safety
 from .chc import check_chc
-from .explicit import Limits, ProgressFn, check_explicit
+from .explicit import Limits, ProgressFn, check_explicit, peak_rss_mb
 from .induction import check_invariant, k_induction
 from .lang import Expr, Model, ModelError, Property
 from .parametric import Prover, check_parametric, prove_one, violation_for_all
@@ -24,6 +27,7 @@ class Options:
     progress: ProgressFn | None = None
     invariant: Expr | None = None  # a user's inductive invariant, for engine induction
     symmetry: bool = True  # explicit search: one state per orbit of interchangeable threads
+    deadline: float = float("inf")  # set by run(): --max-seconds for the whole run
 
 
 def run(model: Model, props: list[Property], opts: Options) -> list[Result]:
@@ -31,6 +35,8 @@ def run(model: Model, props: list[Property], opts: Options) -> list[Result]:
         raise ModelError(f"no engine {opts.engine!r} (engines: {', '.join(ENGINES)})")
     if opts.engine == "explicit":
         return check_explicit(model, props, opts.limits, opts.progress, opts.symmetry)
+    z3.set_param("memory_max_size", opts.limits.max_memory_mb)  # Z3 answers unknown past it
+    opts = replace(opts, deadline=time.perf_counter() + opts.limits.max_seconds)
     if opts.engine == "auto":
         return _auto(model, props, opts)
     if opts.engine == "parametric":
@@ -39,6 +45,19 @@ def run(model: Model, props: list[Property], opts: Options) -> list[Result]:
 
 
 def _symbolic(model: Model, p: Property, engine: str, opts: Options) -> Result:
+    """One property with a Z3 engine, within what is left of --max-seconds and --max-memory."""
+    left = min(opts.timeout, opts.deadline - time.perf_counter())
+    if left <= 0:
+        return Result(p.name, p.kind, "unknown", engine, strength={"kind": "none"},
+                      reason=f"time limit reached ({opts.limits.max_seconds:g} s)")
+    r = _z3_engine(model, p, engine, replace(opts, timeout=left))
+    if r.verdict == "holds" and peak_rss_mb() > opts.limits.max_memory_mb:
+        r.verdict, r.strength = "unknown", {"kind": "none"}
+        r.reason = f"memory limit reached ({opts.limits.max_memory_mb} MB)"
+    return r
+
+
+def _z3_engine(model: Model, p: Property, engine: str, opts: Options) -> Result:
     if engine == "bmc":
         if p.is_liveness:
             return bmc_liveness(model, p, opts.depth, opts.timeout)

@@ -42,7 +42,7 @@ class _LimitReachedError(Exception):
 CHECK_EVERY = 1024  # expansions (or analysed states) between two time and memory checks
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024  # bytes vs KiB
 
@@ -67,7 +67,7 @@ class _Budget:
         el = now - self.t0
         if el > self.limits.max_seconds:
             raise _LimitReachedError(f"time limit reached ({self.limits.max_seconds:g} s)")
-        if _peak_rss_mb() > self.limits.max_memory_mb:
+        if peak_rss_mb() > self.limits.max_memory_mb:
             raise _LimitReachedError(f"memory limit reached ({self.limits.max_memory_mb} MB)")
         if self.progress is not None and now - self.last_report >= 2.0:
             self.last_report = now
