@@ -111,3 +111,29 @@ def test_a_bound_that_grows_with_the_thread_count_is_proved() -> None:
     m = build({"threads": 3})
     r = run(m, list(m.properties.values()), Options("parametric", timeout=30))[0]
     assert r.verdict == "holds" and r.strength["covers"] == "every threads >= 2"
+
+
+def test_a_step_out_of_its_type_for_some_n_is_reported_at_that_n() -> None:
+    """The counter_overflow.py pattern on a small model: the counter typed 0..3 overflows at
+    4 threads, and the parametric engine names that size, as the explicit engine would."""
+    from oomcheck.checker.lang import BOOL, IntType, forall
+    from oomcheck.checker.parametric import Family
+
+    def build(sizes: dict) -> Model:
+        n = sizes["threads"]
+        m = Model("bumps", sizes={"threads": n})
+        m.domain("thread", n)
+        m.actor("thread", "thread")
+        done = m.array("done", "thread", BOOL, init=0)
+        cnt = m.var("cnt", IntType(0, 3), init=0)
+        m.action("bump", func="bump", file="t.c", actor="thread", params={"t": "thread"},
+                 guard=lambda t: ~done[t], updates=lambda t: {done[t]: 1, cnt: cnt + 1})
+        m.set_final(forall("thread", lambda t: done[t]))
+        m.invariant("nonneg", cnt >= 0, "never negative")
+        m.family, m.rebuild = Family("threads", "thread", 2, 6), build
+        return m
+
+    m = build({"threads": 3})
+    assert check_explicit(m, [m.properties["nonneg"]])[0].verdict == "holds"
+    with pytest.raises(ModelError, match="at threads=4: action bump.* assigns 4 to cnt"):
+        run(m, [m.properties["nonneg"]], Options("parametric", timeout=30))

@@ -414,11 +414,14 @@ def houdini(cs: CounterSystem, lemmas: list[Lemma], timeout: float) -> Invariant
     return Invariant(live, time.perf_counter() - t0, rounds, len(lemmas) - len(live))
 
 
-def preserves_types(cs: CounterSystem, inv: Invariant, timeout: float) -> z3.CheckSatResult:
+def preserves_types(cs: CounterSystem, inv: Invariant, timeout: float
+                    ) -> tuple[z3.CheckSatResult, int | None]:
     """Whether a step from an invariant state can leave the state space (a thread lost, a
-    finite variable out of its type): sat means the model is broken, and nothing is proved."""
+    variable out of its declared range); with sat, the N of such a step."""
     s, t = cs.fresh("s"), cs.fresh("t")
     sol = z3.Solver()
     sol.set("timeout", max(1, int(timeout * 1000)))
     sol.add(cs.well_formed(s), inv.z3(s), cs.trans(s, t), z3.Not(cs.well_formed(t)))
-    return sol.check()
+    r = sol.check()
+    n = sol.model().eval(cs.N, model_completion=True).as_long() if r == z3.sat else None
+    return r, n  # type: ignore[return-value]

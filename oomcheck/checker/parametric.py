@@ -117,18 +117,37 @@ class Prover:
                    for p in map(self.symbolic, props) if p.kind == "invariant"]
             try:
                 inv = houdini(self.cs, own + self.cands, self.timeout)
-                kept = preserves_types(self.cs, inv, self.timeout)
-                if kept != z3.unsat:
+                kept, n = preserves_types(self.cs, inv, self.timeout)
+                if kept == z3.sat:
+                    self._range_error_at(n)
                     raise NoProofError(
                         "a step may leave the model's types for some "
                         f"{self.family.size} (a variable out of its declared range, or a thread "
-                        "lost), as far as the invariant found can tell" if kept == z3.sat else
-                        "Z3 could not show that every step stays within the types")
+                        "lost), as far as the invariant found can tell")
+                if kept != z3.unsat:
+                    raise NoProofError("Z3 could not show that every step stays within the types")
             except NoProofError as e:
                 self._inv_failed = e
                 raise
             self._inv = inv
         return self._inv
+
+    def _range_error_at(self, cti: int | None) -> None:
+        """A step that may leave a type: look for it, explicitly, at the sizes from the
+        smallest up to the one Z3 named (five at most); found, it is the model's error at that
+        size, reported as the explicit engine reports it."""
+        fam = self.family
+        last = min(fam.hi, fam.lo + 4, max(fam.lo, cti or fam.lo))
+        for n in range(fam.lo, last + 1):
+            small = self.build(n)
+            left = Limits(self.limits.max_states, min(self.limits.max_seconds, self.timeout),
+                          self.limits.max_memory_mb)
+            try:
+                check_explicit(small, list(small.properties.values())[:1], left)
+            except NoProofError:
+                raise
+            except ModelError as e:
+                raise ModelError(f"at {fam.size}={n}: {e}") from None
 
     def symbolic(self, p: Property) -> Property:
         """The property as the symbolic model states it: the instance's may have the size
