@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 
 from .argtypes import knob as _knob
@@ -87,9 +88,17 @@ def _add_limits(p: argparse.ArgumentParser) -> None:
                         "goes native when the model's core is already built or the search grows")
 
 
+def _version() -> str:
+    try:
+        return metadata.version("oomcheck")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="oomcheck", description="Model checker for Linux OOM-killer concurrency.",
                 epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"oomcheck {_version()}")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
 
     c = sub.add_parser("check", help="check the properties of one model variant",
@@ -105,7 +114,8 @@ def make_parser() -> argparse.ArgumentParser:
                    help="set a model knob, e.g. --knob freezer=cgroup2 (repeatable)")
     c.add_argument("--format", choices=("text", "json", "dot"), default="text")
     c.add_argument("--engine", choices=ENGINES, default="explicit",
-                   help="explicit (default), bmc, induction, chc, or auto (picks, and says which)")
+                   help="explicit (default), bmc, induction, chc, parametric (every thread "
+                        "count), or auto (picks, and says which)")
     c.add_argument("--depth", type=_positive, default=30,
                    help="bmc depth and largest k of k-induction (default 30)")
     c.add_argument("--timeout", type=_seconds, default=60.0,

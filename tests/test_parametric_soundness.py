@@ -135,5 +135,5 @@ def test_a_step_out_of_its_type_for_some_n_is_reported_at_that_n() -> None:
 
     m = build({"threads": 3})
     assert check_explicit(m, [m.properties["nonneg"]])[0].verdict == "holds"
-    with pytest.raises(ModelError, match="at threads=4: action bump.* assigns 4 to cnt"):
+    with pytest.raises(ModelError, match=r"at threads=4: action bump.* assigns 4 to cnt"):
         run(m, [m.properties["nonneg"]], Options("parametric", timeout=30))
