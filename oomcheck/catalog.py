@@ -168,6 +168,36 @@ def load_catalog(path: Path) -> Catalog:
     return Catalog(path, model, str(data.get("description", "")), variants, expect, proofs)
 
 
+def validate(cat: Catalog) -> None:
+    """Every row of the catalog names a variant, knobs, sizes and properties that exist, or
+    one line names the file and the row, before anything runs."""
+    spec = get_model(cat.model)
+    props: dict[tuple[str, tuple], set[str]] = {}
+    rows = [("expect", i, e.variant, e.knobs, e.sizes, e.verdicts) for i, e in enumerate(cat.expect)]
+    rows += [("proof", i, e.variant, e.knobs, e.sizes, e.expect) for i, e in enumerate(cat.proofs)]
+    for kind, i, variant, knobs, sizes, wanted in rows:
+        where = f"{cat.path}: {kind}[{i}] (variant {variant})"
+        for size, values in sizes.items():
+            if size not in spec.sizes:
+                raise ModelError(f"{where}: model {cat.model} has no size {size!r} "
+                                 f"(sizes: {', '.join(spec.sizes)})")
+            _, lo, hi = spec.sizes[size]
+            bad = [v for v in values if not lo <= v <= hi]
+            if bad:
+                raise ModelError(f"{where}: {size}={bad[0]} is outside {lo}..{hi}")
+        key = (variant, tuple(sorted(knobs.items())))
+        if key not in props:
+            try:
+                m = build_variant(resolve_variant(cat, variant), {}, knobs, cat)
+            except ModelError as e:
+                raise ModelError(f"{where}: {e}") from None
+            props[key] = set(m.properties)
+        unknown = sorted(set(wanted) - props[key])
+        if unknown:
+            raise ModelError(f"{where}: no property {unknown[0]!r} in this variant "
+                             f"(properties: {', '.join(sorted(props[key]))})")
+
+
 def default_catalogs() -> list[Catalog]:
     return [load_catalog(p) for p in sorted(SPEC_DIR.glob("*.toml"))]
 

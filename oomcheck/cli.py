@@ -36,6 +36,7 @@ from .catalog import (
     default_catalogs,
     load_catalog,
     model_for,
+    validate,
 )
 from .checker.engines import ENGINES, Options
 from .checker.engines import run as run_engine
@@ -333,6 +334,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     catalogs = [load_catalog(p) for p in args.specs] if args.specs else default_catalogs()
     if not catalogs:
         raise ModelError("no spec files to verify")
+    for cat in catalogs:
+        validate(cat)
     t_all = time.perf_counter()
     text = args.format == "text"
     echo = echo_to(sys.stdout, text)

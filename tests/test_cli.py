@@ -405,3 +405,17 @@ def test_other_commands_keep_their_code_when_stdout_closes_early(argv: list[str]
     assert code == whole.returncode and (want is None or code == want)
     assert whole.stdout.decode().startswith(line) and line
     _no_traceback(err)
+
+
+@pytest.mark.parametrize("row, message", [
+    ('[expect.verdicts]\nvictim-exit = "violated"', "no property 'victim-exit'"),
+    ('sizes = { cpus = [2] }', "no size 'cpus'"),
+    ('sizes = { threads = [99] }', "threads=99 is outside 2..10"),
+])
+def test_verify_refuses_a_bad_row_before_running(capsys, tmp_path, row: str, message: str) -> None:
+    spec = tmp_path / "bad.toml"
+    spec.write_text('model = "freezer"\n[variants.pre]\nknobs = { thaw = "victim" }\n'
+                    f'[[expect]]\nvariant = "pre"\n{row}\n')
+    code, out, err = run(capsys, "verify", str(spec), "--quiet", "--jobs", "1")
+    assert code == 2 and out == "" and message in err and "expect[0]" in err
+    assert len(err.strip().splitlines()) == 1
