@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..checker.lang import Model, ModelError, Size
-from . import freezer, reaper
+from . import freezer, oomadj, reaper
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,12 @@ MODELS: dict[str, ModelSpec] = {
         "reaper",
         "OOM reaper and process_mrelease against exit_mmap (mm/oom_kill.c, mm/mmap.c, mm/memory.c)",
         reaper.build, reaper.KNOBS, reaper.DEFAULT_KNOBS, reaper.SIZES,
+    ),
+    "oomadj": ModelSpec(
+        "oomadj",
+        "oom_score_adj of mm-sharing processes: __set_oom_adj against clone "
+        "(fs/proc/base.c, kernel/fork.c)",
+        oomadj.build, oomadj.KNOBS, oomadj.DEFAULT_KNOBS, oomadj.SIZES,
     ),
 }
 
