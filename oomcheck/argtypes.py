@@ -42,3 +42,7 @@ def knob(text: str) -> tuple[str, str]:
     if not sep or not k or not v:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     return k, v
+
+
+# the command-line option of each model size
+SIZE_OPTIONS = {"threads": "--threads", "vmas": "--vmas", "ptes": "--ptes", "tasks": "--tasks"}

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
+from .argtypes import SIZE_OPTIONS
 from .argtypes import knob as _knob
 from .argtypes import positive as _positive
 from .argtypes import seconds as _seconds
@@ -60,7 +61,6 @@ EXIT_CODES_HELP = """exit codes:
   4  every property holds, but some only up to a bound (bmc) or with a
      probability: not a proof
   with several properties: 1, then 3, then 4, then 0"""
-SIZE_OPTIONS = {"threads": "--threads", "vmas": "--vmas", "ptes": "--ptes"}
 
 
 class UsageError(Exception):

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .argtypes import SIZE_OPTIONS
 from .argtypes import fraction as _fraction
 from .argtypes import knob as _knob
 from .argtypes import natural as _natural
@@ -42,7 +43,6 @@ from .contention import (
     zappers,
 )
 
-SIZE_OPTIONS = {"threads": "--threads", "vmas": "--vmas", "ptes": "--ptes"}
 SIM_SIZE_MAX = 256  # the registry's maxima bound exhaustive checking, not simulation
 OUT_FILES = ("contention.png", "contention.md")
 QUICK_SIM_SIZES = ((4, 4), (8, 4), (16, 4), (16, 2))

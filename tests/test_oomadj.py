@@ -18,7 +18,7 @@ H = "holds"
 
 def _model(variant: str, threads: int, **knobs: str) -> Model:
     cat = catalog_for("oomadj")
-    return build_variant(resolve_variant(cat, variant), {"threads": threads}, knobs, cat)
+    return build_variant(resolve_variant(cat, variant), {"tasks": threads}, knobs, cat)
 
 
 def _check(m: Model) -> dict[str, Result]:

@@ -235,6 +235,8 @@ class _Search:
         for r in out:
             r.seconds = el
             r.strength = {"kind": "explicit", "sizes": sizes, "complete": complete}
+            if self.early_stop and not self.stopped:  # every safety property already violated
+                r.strength["decided_early"] = True
         return out
 
 

@@ -88,6 +88,8 @@ def strength_text(r: Result) -> str:
         sizes = ", ".join(f"{k}={v}" for k, v in s.get("sizes", {}).items())
         if s.get("complete"):
             text = f"explicit, all reachable states for {sizes}"
+        elif r.verdict == "violated" and s.get("decided_early"):
+            text = f"explicit, {sizes}, shortest counterexample"
         elif r.verdict == "violated":
             text = f"explicit, {sizes}, found before the search stopped"
         else:

@@ -95,18 +95,17 @@ KNOBS: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_KNOBS = {"walk_test": "flag", "flag_at": "copy_oom_score_adj", "flag_lock": "mutex",
                  "recopy": "yes", "flag_cond": "vm-only", "oom_kill": "none", "writers": "1"}
-# "threads" is the number of tasks (processes: the parent and its children); the CLI names
-# sizes by its fixed options, so the size keeps that name.
-SIZES = {"threads": (3, 2, 4)}
+# tasks: the processes, the parent and its children
+SIZES = {"tasks": (3, 2, 4)}
 
 TASK = "task"
 WRITER = "writer"
 
 
 def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
-    n = sizes["threads"]
+    n = sizes["tasks"]
     nw = int(knobs["writers"])
-    m = Model("oomadj", sizes={"threads": n}, knobs=dict(knobs))
+    m = Model("oomadj", sizes={"tasks": n}, knobs=dict(knobs))
     m.domain(TASK, n)
     m.domain(WRITER, nw)
     m.actor("parent", "parent (clone)")
