@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import z3
 
+from .compile import const_value
 from .lang import (
     Action,
     BoolType,
@@ -596,7 +597,6 @@ def _fold_all(x: object) -> object:
 
 def _fold(e: object) -> object:
     if isinstance(e, Expr) and size_expr(e):
-        from .compile import const_value
         v = const_value(e, {})
         return e if v is None else v
     return e
