@@ -14,8 +14,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 
 from ..compile import Compiled
-from ..explicit import (Limits, ProgressFn, Seq, _GraphSearch, _initial_states,
-                        _LimitReachedError)
+from ..explicit import Limits, ProgressFn, Seq, _GraphSearch, _initial_states, _LimitReachedError
 from ..lang import Expr, ModelError, Property
 from .core import Core, is_built, open_core
 
@@ -214,7 +213,8 @@ class NativeGraphSearch(_GraphSearch):
 
     def _fair_targets(self, p: Property, fair: bytearray) -> tuple[Seq, Seq, Seq, int] | None:
         core = self.core
-        assert core is not None
+        if core is None or not self.handed_off:  # the search stayed in Python
+            return super()._fair_targets(p, fair)
         ctx, lib, ffi = core.ctx, core.lib, core.ffi
         n = int(ctx.n)
         qk, pk = self.pred_ix[p.name]
