@@ -6,6 +6,10 @@
     python3 dev.py bench --native --threads 6 8 10 12
                                                safety search: Python engine vs native core,
                                                freezer v10 (symmetry) and the reaper (none)
+    python3 dev.py bench --graph --threads 6 7 8 9 10 11 12 --python-max 8
+                                               all properties (liveness: the graph search),
+                                               freezer v10: Python engine vs native core;
+                                               each run in a child process (peak RSS its own)
 
 Figures are printed, never asserted: speed depends on the machine.
 """
@@ -14,6 +18,9 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
+import resource
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -27,6 +34,7 @@ import handwritten_freezer
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
 from oomcheck.checker.compile import compile_model
 from oomcheck.checker.explicit import Limits, check_explicit
+from oomcheck.checker.native.graph import NativeGraphSearch
 from oomcheck.checker.native.search import NativeLayerSearch
 from oomcheck.checker.symmetry import find_symmetry
 
@@ -122,6 +130,49 @@ def native_table(threads: list[int], python_max: int, hand_max: int) -> None:
               flush=True)
 
 
+def graph_run(variant: str, n: int, core: str) -> dict:
+    """One full check (all properties) in this process: the figures graph_table prints; core
+    "build" only builds the native core (timed apart, later runs find it in the cache)."""
+    m = model(variant, n)
+    if core == "build":
+        props = list(m.properties.values())
+        sym, _ = find_symmetry(m, props)
+        invs = [p for p in props if p.kind == "invariant"]
+        comp = compile_model(m, [(p.name, p.expr) for p in invs], sym)
+        _, t = timed(lambda: NativeGraphSearch(comp, props, Limits(), None, time.perf_counter()))
+        return {"seconds": t}
+    rs, t = timed(lambda: check_explicit(m, list(m.properties.values()), core=core))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"states": rs[0].states, "transitions": rs[0].transitions, "seconds": t, "rss_mb": peak,
+            "core": rs[0].strength["core"], "verdicts": {r.property: r.verdict for r in rs}}
+
+
+def graph_table(threads: list[int], python_max: int, variant: str) -> None:
+    """All properties (the graph search, liveness included): Python engine vs native core, each
+    in a fresh process so that its peak RSS is its own (the native build is done beforehand)."""
+    print(f"freezer {variant}, all properties (graph search): Python engine vs native core")
+    print(f"{'N':>3} {'states':>11} {'transitions':>12} {'python s':>9} {'py RSS MB':>9} "
+          f"{'native s':>9} {'nat RSS MB':>10} {'speed-up':>8}")
+    for n in threads:
+        run = {}
+        for core in ["native", *(["python"] if n <= python_max else [])]:
+            cmd = [sys.executable, __file__, "--graph-run", core, "--variant", variant,
+                   "--threads", str(n)]
+            if core == "native":  # build (or find in the cache) before the timed run
+                build = [*cmd[:3], "build", *cmd[4:]]
+                subprocess.run(build, check=True, capture_output=True)
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            run[core] = json.loads(out.splitlines()[-1])
+        nat, py = run["native"], run.get("python")
+        if py and (py["verdicts"], py["states"], py["transitions"]) != (
+                nat["verdicts"], nat["states"], nat["transitions"]):
+            print(f"  MISMATCH at N={n}: python {py}, native {nat}")
+        print(f"{n:>3} {nat['states']:>11,} {nat['transitions']:>12,} "
+              f"{_f(py and py['seconds'], '.1f'):>9} {_f(py and py['rss_mb']):>9} "
+              f"{nat['seconds']:>9.1f} {nat['rss_mb']:>10,.0f} "
+              f"{_f(py and py['seconds'] / nat['seconds'], '.1f'):>8}", flush=True)
+
+
 def _f(x: float | None, fmt: str = ",.0f") -> str:
     return "-" if x is None else format(x, fmt)
 
@@ -156,8 +207,15 @@ def main() -> None:
                     help="with --native: the largest N also run in Python (slow beyond)")
     ap.add_argument("--hand-max", type=int, default=6,
                     help="with --native: the largest N of the hand-written BFS (no symmetry)")
+    ap.add_argument("--graph", action="store_true",
+                    help="all properties (graph search) in the Python engine and the native core")
+    ap.add_argument("--graph-run", choices=["python", "native", "build"], help=argparse.SUPPRESS)
     a = ap.parse_args()
-    if a.native:
+    if a.graph_run:  # the child process of --graph
+        print(json.dumps(graph_run(a.variant, a.threads[0], a.graph_run)))
+    elif a.graph:
+        graph_table(a.threads, a.python_max, a.variant)
+    elif a.native:
         native_table(a.threads, a.python_max, a.hand_max)
     elif a.largest:
         largest(a.largest, a.variant)

@@ -120,7 +120,7 @@ def test_memory_checked_inside_the_liveness_analysis(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(explicit, "_sccs", watched)
     monkeypatch.setattr(explicit, "peak_rss_mb", lambda: 1e9 if phase["scc"] else 0.0)
     m = _model("v10", 3)
-    rs = check_explicit(m, list(m.properties.values()), Limits(max_memory_mb=1000))
+    rs = check_explicit(m, list(m.properties.values()), Limits(max_memory_mb=1000), core="python")
     assert phase["scc"] and not phase["scc_done"]
     full, _ = _full("v10", 3, True)
     for r in rs:

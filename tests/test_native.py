@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
 from oomcheck.checker import explicit
 from oomcheck.checker.explicit import Limits, check_explicit
-from oomcheck.checker.lang import BOOL, IntType, Model, ModelError, Property
+from oomcheck.checker.lang import BOOL, Const, Index, IntType, Model, ModelError, Property, Var
+from oomcheck.checker.native import graph
 
-from .test_engine_vs_reference import _replay, models
+from .test_engine_vs_reference import _check_lasso, _replay, models
 from .test_symmetry import symmetric_models
 
 cffi = pytest.importorskip("cffi")
@@ -24,6 +25,7 @@ if not (shutil.which("gcc") or shutil.which("cc")):
 
 SETTINGS = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FEW = settings(SETTINGS, max_examples=12)  # each example builds a core (about a second)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -177,11 +179,142 @@ def test_without_a_compiler_the_python_engine_runs(monkeypatch: pytest.MonkeyPat
     assert r.strength["core"].startswith("python (native core unavailable: ")
 
 
-def test_liveness_stays_in_python() -> None:
+def same_graph(m: Model, props: list[Property], limits: Limits | None = None, **kw: object) -> None:
+    """The graph search (liveness) in C and in Python: the same results, the same traces and
+    lassos (the states are numbered alike), and every native lasso is a fair one."""
+    py = check_explicit(m, props, limits, core="python", **kw)  # type: ignore[arg-type]
+    nat = check_explicit(m, props, limits, core="native", **kw)  # type: ignore[arg-type]
+    for a, b in zip(py, nat, strict=True):
+        assert "native" not in a.strength["core"]
+        if "symmetry" not in b.strength or "not used for this" not in b.strength["symmetry"]:
+            assert b.strength["core"] == "native", b.strength["core"]
+        assert (a.verdict, a.states, a.transitions, a.depth, a.reason) == \
+            (b.verdict, b.states, b.transitions, b.depth, b.reason), a.property
+        assert a.strength.get("symmetry") == b.strength.get("symmetry")
+        if a.trace is None:
+            assert b.trace is None
+            continue
+        assert b.trace is not None
+        assert [s.action for s in a.trace.steps] == [s.action for s in b.trace.steps]
+        assert (a.trace.loop_start, a.trace.stutter) == (b.trace.loop_start, b.trace.stutter)
+        p = next(x for x in props if x.name == b.property)
+        if p.is_liveness:
+            _check_lasso(m, p, b.trace)
+        else:
+            _replay(m, b.trace)
+
+
+@FEW
+@given(models(), st.sampled_from([["ev"], ["lt"], ["ev", "lt", "inv", "dl"]]))
+def test_graph_search_agrees_on_random_models(m: Model, names: list[str]) -> None:
+    same_graph(m, [m.properties[x] for x in names])
+
+
+@FEW
+@given(symmetric_models())
+def test_graph_search_agrees_on_symmetric_models(m: Model) -> None:
+    props = list(m.properties.values())
+    if not any(p.is_liveness for p in props):
+        props.append(Property("ev-final", "eventually", "the final condition", m.final))
+    same_graph(m, props)
+
+
+@FEW
+@given(models(), st.integers(1, 40))
+def test_graph_search_state_limit_is_exact(m: Model, cap: int) -> None:
+    props = [m.properties["ev"], m.properties["inv"], m.properties["dl"]]
+    same_graph(m, props, Limits(max_states=cap))
+    (r, *_) = check_explicit(m, props, Limits(max_states=cap), core="native")
+    assert r.states <= cap
+
+
+@FEW
+@given(models(), st.integers(1, 30))
+def test_graph_search_hand_over_from_python(m: Model, after: int) -> None:
+    old = explicit.AUTO_AFTER, explicit.CHECK_EVERY
+    explicit.AUTO_AFTER, explicit.CHECK_EVERY = after, 3  # the hand-over is looked at this often
+    props = list(m.properties.values())
+    try:
+        py = check_explicit(m, props, core="python")
+        auto = check_explicit(m, props, core="auto")  # built on the way, unless cached already
+    finally:
+        explicit.AUTO_AFTER, explicit.CHECK_EVERY = old
+    for a, b in zip(py, auto, strict=True):
+        assert (a.verdict, a.states, a.transitions, a.depth) == (b.verdict, b.states, b.transitions,
+                                                                  b.depth)
+        if a.trace is not None:
+            assert [s.action for s in a.trace.steps] == [s.action for s in b.trace.steps]
+            assert a.trace.loop_start == b.trace.loop_start
+
+
+def test_graph_search_hand_over_in_a_catalog_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(explicit, "AUTO_AFTER", 50)
+    cat = catalog_for("freezer")
+    m = build_variant(resolve_variant(cat, "pre"), {"threads": 4}, {}, cat)
+    props = list(m.properties.values())
+    py = check_explicit(m, props, core="python", symmetry=False)
+    auto = check_explicit(m, props, symmetry=False, core="auto")
+    assert auto[0].strength["core"].startswith("native (after ")
+    for a, b in zip(py, auto, strict=True):
+        assert (a.verdict, a.states, a.transitions, a.depth) == (b.verdict, b.states, b.transitions,
+                                                                  b.depth)
+        if a.trace is not None:
+            assert [s.action for s in a.trace.steps] == [s.action for s in b.trace.steps]
+            assert a.trace.loop_start == b.trace.loop_start
+    assert any(r.verdict == "violated" for r in auto if m.properties[r.property].is_liveness)
+
+
+def test_graph_search_memory_limit_inside_the_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A limit passed between the C analysis steps stops it: unknown, with the full counts."""
+    cat = catalog_for("freezer")
+    m = build_variant(resolve_variant(cat, "v10"), {"threads": 3}, {}, cat)
+    props = list(m.properties.values())
+    (full, *_) = check_explicit(m, props, core="native")
+    phase = {"analysis": False}
+    real = graph.NativeGraphSearch._fair_targets
+
+    def watched(self: graph.NativeGraphSearch, *a: object) -> object:
+        phase["analysis"] = True
+        return real(self, *a)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(graph.NativeGraphSearch, "_fair_targets", watched)
+    monkeypatch.setattr(explicit, "_peak_rss_mb", lambda: 1e9 if phase["analysis"] else 0.0)
+    rs = check_explicit(m, props, Limits(max_memory_mb=1000), core="native")
+    assert phase["analysis"]
+    for r in rs:
+        assert r.verdict == "unknown" and r.reason == "memory limit reached (1000 MB)"
+        assert (r.states, r.transitions) == (full.states, full.transitions)
+
+
+@pytest.mark.parametrize("variant", ["pre", "v8", "thaw-all-keep-memdie", "v10", "v10-late-mark"])
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_graph_search_on_the_freezer_catalog(variant: str, n: int) -> None:
+    cat = catalog_for("freezer")
+    m = build_variant(resolve_variant(cat, variant), {"threads": n}, {}, cat)
+    same_graph(m, list(m.properties.values()))
+
+
+def test_graph_search_without_a_compiler(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("OOMCHECK_NATIVE_CACHE", str(tmp_path))
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
     cat = catalog_for("freezer")
     m = build_variant(resolve_variant(cat, "v10"), {"threads": 2}, {}, cat)
     (r,) = check_explicit(m, [m.properties["victim-exits"]], core="native")
-    assert r.strength["core"].startswith("python")
+    assert r.verdict == "holds"
+    assert r.strength["core"].startswith("python (native core unavailable: ")
+
+
+def test_liveness_model_errors_are_the_python_engine_s() -> None:
+    """A goal or a premise indexing out of range: the C predicates stop where Python raises."""
+    bad = Index("a", Var("i"))  # i reaches 3, a has 2 elements
+    for p in (Property("p", "eventually", "bad index in the goal", bad),
+              Property("p", "leads_to", "bad index in the premise", Const(0), bad)):
+        m = _index_model()
+        with pytest.raises(ModelError) as py:
+            check_explicit(m, [p], core="python")
+        with pytest.raises(ModelError) as nat:
+            check_explicit(m, [p], core="native")
+        assert str(py.value) == str(nat.value) and "out" in str(nat.value)
 
 
 def test_unknown_core_is_refused() -> None:

@@ -13,7 +13,7 @@ import sys
 import time
 from array import array
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .compile import Compiled, Layout, compile_model
@@ -22,6 +22,7 @@ from .symmetry import find_symmetry
 from .trace import Result, build_trace
 
 ProgressFn = Callable[[int, int, float], None]
+Seq = Sequence[int]  # array, bytearray, or a memoryview of the native core's arrays
 
 
 @dataclass
@@ -98,8 +99,7 @@ def check_explicit(
     sym, why_not = find_symmetry(model, props) if symmetry else (None, "turned off")
     comp = compile_model(model, [(p.name, p.expr) for p in invs], sym)  # type: ignore[misc]
     if any(p.is_liveness for p in props):
-        ex: _Search = _GraphSearch(comp, props, limits, progress, t0)
-        ex.note = "python (liveness: graph search)"
+        ex: _Search = _graph_search(comp, props, limits, progress, t0, core)
     else:
         ex = _layer_search(comp, props, limits, progress, t0, core)
     ex.run()
@@ -154,6 +154,27 @@ def _layer_search(comp: Compiled, props: list[Property], limits: Limits, progres
         ex = _LayerSearch(comp, props, limits, progress, t0)
         ex.note = f"python (native core unavailable: {e})"
         return ex
+
+
+def _graph_search(comp: Compiled, props: list[Property], limits: Limits, progress: ProgressFn | None,
+                  t0: float, core: str) -> _GraphSearch:
+    """The graph search (liveness) in C or in Python, chosen as for the layer search."""
+    if core != "python":
+        try:
+            from .native import NativeUnavailableError
+            from .native.graph import NativeGraphSearch
+        except ImportError as e:  # pragma: no cover - a broken installation
+            why = str(e)
+        else:
+            try:
+                return NativeGraphSearch(comp, props, limits, progress, t0,
+                                         AUTO_AFTER if core == "auto" else None)
+            except NativeUnavailableError as e:
+                why = str(e)
+    ex = _GraphSearch(comp, props, limits, progress, t0)
+    ex.note = "python (liveness: graph search)" if core == "python" else \
+        f"python (native core unavailable: {why})"
+    return ex
 
 
 class _Search:
@@ -353,12 +374,22 @@ class _GraphSearch(_Search):
     def __init__(self, comp: Compiled, props: list[Property], limits: Limits,
                  progress: ProgressFn | None, t0: float):
         super().__init__(comp, props, limits, progress, t0)
-        self.states: list[int] = []
+        self.states: Sequence[int] = []
+        self.handed_off = False
 
     def n_states(self) -> int:
         return len(self.states)
 
     def explore(self) -> None:
+        self._explore_graph()
+        fair = bytearray(1 if inst.action.fair else 0 for inst in self.comp.instances)
+        for p in self.props:
+            if p.is_liveness:
+                self._liveness(p, fair)
+
+    def _explore_graph(self) -> None:
+        """BFS numbering the states in BFS order; fills states, parent, off/succ/sact (CSR), and
+        the safety counterexamples (the native graph search does the same in C)."""
         comp = self.comp
         expand = comp.expand
         final = self.final
@@ -409,18 +440,21 @@ class _GraphSearch(_Search):
                 i += 1
                 if i % CHECK_EVERY == 0:
                     budget.check(len(states), depth)
+                    if self.handoff(i, depth, layer_end, found):  # native/graph.py did the rest
+                        return
         except _LimitReachedError:
-            self.transitions = off[-1]
-            self.depth = depth + 1 if len(states) > layer_end else depth
-            self._record(found)  # safety counterexamples found before the stop are real
+            if not self.handed_off:
+                self.transitions = off[-1]
+                self.depth = depth + 1 if len(states) > layer_end else depth
+                self._record(found)  # safety counterexamples found before the stop are real
             raise
         self.transitions = len(succ)
         self.depth = depth
         self._record(found)
-        fair = bytearray(1 if inst.action.fair else 0 for inst in comp.instances)
-        for p in self.props:
-            if p.is_liveness:
-                self._liveness(p, fair)
+
+    def handoff(self, i: int, depth: int, layer_end: int, found: dict[str, int]) -> bool:
+        """After expanding states 0..i-1: True when another core has explored the rest."""
+        return False
 
     def _record(self, found: dict[str, int]) -> None:
         for name, v in found.items():
@@ -449,6 +483,30 @@ class _GraphSearch(_Search):
         through not-Q states, a fair cycle of not-Q states: an SCC in which every weakly fair
         action instance enabled in all its states is also taken inside it, or a state in which
         no fair action is enabled (the system may stay there forever)."""
+        found = self._fair_targets(p, fair)
+        if found is None:
+            return
+        in_r, comp_id, target, start = found
+        # a shortest stem to the start, then inside not-Q to the nearest target, then the loop
+        stem_states, stem_acts = self._stem(start)
+        path, acts = self._bfs_path(start, lambda v: target[v] > 0, lambda v: in_r[v] > 0)
+        entry = path[-1]
+        sts = stem_states + [self.states[v] for v in path[1:]]
+        all_acts = stem_acts + acts
+        if target[entry] == 1:
+            self.cex[p.name] = (sts, all_acts)
+            self.loops[p.name] = (len(all_acts), True)
+            return
+        cid = comp_id[entry]
+        lp, la = self._fair_loop(entry, cid, comp_id, fair)
+        self.loops[p.name] = (len(all_acts), False)
+        self.cex[p.name] = (sts + [self.states[v] for v in lp[1:]], all_acts + la)
+
+    def _fair_targets(self, p: Property, fair: bytearray) -> tuple[Seq, Seq, Seq, int] | None:
+        """The loops over all states and edges: not-Q (in_r), the SCC of each state (comp_id),
+        the targets (1: stutter state, 2: member of a fair SCC) and the first premise state that
+        reaches a target inside not-Q; None when the property holds (or is left to the
+        unreduced search). The native graph search does this in C."""
         n = len(self.states)
         comp = self.comp
         tick = self.tick  # time and memory are checked all along the analysis too
@@ -493,7 +551,7 @@ class _GraphSearch(_Search):
                     if not target[v]:
                         target[v] = 2
         if not any(target):  # no fair cycle and no stutter state among not-Q states: holds
-            return
+            return None
         # backward reachability, inside not-Q, from the targets
         rev_off = array("q", [0] * (n + 1))
         for v in range(n):
@@ -542,24 +600,11 @@ class _GraphSearch(_Search):
             start = first_start((1,))
             if start is None and first_start((2,)) is not None:
                 self.unreduced.add(p.name)
-                return
+                return None
             target = bytearray(1 if t == 1 else 0 for t in target)
         if start is None:
-            return
-        # a shortest stem to the start, then inside not-Q to the nearest target, then the loop
-        stem_states, stem_acts = self._stem(start)
-        path, acts = self._bfs_path(start, lambda v: target[v] > 0, lambda v: in_r[v] > 0)
-        entry = path[-1]
-        sts = stem_states + [self.states[v] for v in path[1:]]
-        all_acts = stem_acts + acts
-        if target[entry] == 1:
-            self.cex[p.name] = (sts, all_acts)
-            self.loops[p.name] = (len(all_acts), True)
-            return
-        cid = comp_id[entry]
-        lp, la = self._fair_loop(entry, cid, comp_id, fair)
-        self.loops[p.name] = (len(all_acts), False)
-        self.cex[p.name] = (sts + [self.states[v] for v in lp[1:]], all_acts + la)
+            return None
+        return in_r, comp_id, target, start
 
     def _bfs_path(self, src: int, goal: Callable[[int], bool], inside: Callable[[int], bool],
                   min_len: int = 0, want_action: int | None = None) -> tuple[list[int], list[int]]:

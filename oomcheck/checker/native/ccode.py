@@ -131,13 +131,16 @@ def _xor_field(target: str, off: str | int, w: int, delta: str) -> list[str]:
     return [f"xor_field({target}, {off}, {w}, {delta});"]
 
 
-def generate(comp: Compiled, invariants: Sequence[Expr]) -> str:
-    """The model's part of the C source: W, N_ACTIONS, expand(), is_final(), canon()."""
+def generate(comp: Compiled, invariants: Sequence[Expr], predicates: Sequence[Expr] = ()) -> str:
+    """The model's part of the C source: W, N_ACTIONS, expand(), is_final(), canon(), and
+    eval_pred(k, s) for the liveness properties' goals and premises (the graph search's)."""
     lay = comp.layout
     if any(w > 62 for w in lay.width):
         raise NativeUnsupportedError("a variable wider than 62 bits")
     if len(invariants) > 64:
         raise NativeUnsupportedError("more than 64 invariants")
+    if len(comp.instances) > 0xFFFF:
+        raise NativeUnsupportedError("more than 65535 action instances")
     n_words = words_for(lay.bits)
     g = CGen(comp)
     body: list[str] = ["    uint64_t bad = 0;", "    int cnt = 0;"]
@@ -151,7 +154,8 @@ def generate(comp: Compiled, invariants: Sequence[Expr]) -> str:
         body.append("    }")
     body += ["    *nout = cnt;", "    *bad_out = bad;", "    return 0;"]
     expand = ("#define ERR_RET 1\n"
-              "static int expand(const uint64_t *s, uint64_t *out, int *nout, uint64_t *bad_out) {\n"
+              "static int expand(const uint64_t *s, uint64_t *out, uint16_t *aout, int *nout,"
+              " uint64_t *bad_out) {\n"
               + "\n".join(g.prelude() + body) + "\n}\n#undef ERR_RET\n")
     gf = CGen(comp)
     fin = gf.expr(comp.model.final, {})
@@ -160,7 +164,24 @@ def generate(comp: Compiled, invariants: Sequence[Expr]) -> str:
              + f"\n    return ({fin}) != 0;\n}}\n#undef ERR_RET\n")
     head = [f"#define W {n_words}", f"#define N_ACTIONS {max(1, len(comp.instances))}",
             f"#define STATE_BITS {lay.bits}"]
-    return "\n".join(head) + "\n" + _canon_c(comp) + "\n".join(tables) + "\n" + final + "\n" + expand
+    return ("\n".join(head) + "\n" + _canon_c(comp) + "\n".join(tables) + "\n" + final + "\n" + expand
+            + _predicates_c(comp, predicates))
+
+
+def _predicates_c(comp: Compiled, predicates: Sequence[Expr]) -> str:
+    """eval_pred(k, s): 1 or 0 as predicate k holds in s, -1 on a model error (Python then raises
+    it with the Python predicate)."""
+    out = ["#define ERR_RET (-1)"]
+    for k, e in enumerate(predicates):
+        g = CGen(comp)
+        body = g.expr(e, {})
+        out.append(f"static int pred_{k}(const uint64_t *s) {{\n" + "\n".join(g.prelude())
+                   + f"\n    return ({body}) != 0;\n}}")
+    out.append("#undef ERR_RET")
+    out.append("static int eval_pred(int k, const uint64_t *s) {\n    switch (k) {")
+    out += [f"    case {k}: return pred_{k}(s);" for k in range(len(predicates))]
+    out.append("    }\n    (void)s;\n    return -1;\n}")
+    return "\n".join(out) + "\n"
 
 
 def _canon_c(comp: Compiled) -> str:
@@ -223,5 +244,5 @@ def _update_c(g: CGen, inst, tables: list[str]) -> list[str]:
             lines.append(f"const uint64_t d{j} = (uint64_t)(({old} - ({lo})) ^ ({new} - ({lo})));")
             deltas += _xor_field("t", f"{tab}[i{j}]", lay.width[ks[0]], f"d{j}")
     lines += deltas
-    lines += ["canon(t);", "cnt++;"]
+    lines += ["canon(t);", f"aout[cnt] = {inst.id};", "cnt++;"]
     return lines

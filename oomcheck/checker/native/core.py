@@ -41,15 +41,33 @@ typedef struct {
     int want_dl;
     int64_t dl_at;
     int64_t bad_at[64];
+    int64_t depth;
+    int64_t layer_end;
     ...;
 } nc_ctx;
-nc_ctx *nc_new(int64_t cap, uint64_t pending, int want_dl);
+nc_ctx *nc_new(int64_t cap, uint64_t pending, int want_dl, int graph);
 void nc_free(nc_ctx *c);
 int64_t nc_bytes(nc_ctx *c);
 int nc_add_init(nc_ctx *c, const uint64_t *s);
 void nc_get(nc_ctx *c, int64_t i, uint64_t *out);
 int64_t nc_parent(nc_ctx *c, int64_t i);
 int nc_run(nc_ctx *c, int64_t end, int64_t budget);
+int nc_add(nc_ctx *c, const uint64_t *s, int64_t parent);
+int nc_graph_start(nc_ctx *c, int64_t pos, int64_t depth, int64_t layer_end, const int64_t *off,
+                   const int64_t *succ, const int64_t *sact);
+int nc_graph_run(nc_ctx *c, int64_t budget);
+void nc_drop_table(nc_ctx *c);
+int64_t *nc_off(nc_ctx *c);
+uint32_t *nc_succ(nc_ctx *c);
+uint16_t *nc_sact(nc_ctx *c);
+uint32_t *nc_parents(nc_ctx *c);
+int64_t nc_not_pred(nc_ctx *c, int k, uint8_t *in_r);
+int64_t nc_fair_sccs(nc_ctx *c, const uint8_t *in_r, const uint8_t *fair, int symmetric,
+                     uint32_t *comp_id, uint8_t *target);
+int nc_reverse(nc_ctx *c, const uint8_t *in_r);
+void nc_reverse_free(nc_ctx *c);
+int64_t nc_first_start(nc_ctx *c, const uint8_t *target, int kinds, int pre, int64_t limit,
+                       int64_t *err);
 """
 
 RUNTIME = (Path(__file__).with_name("runtime.c")).read_text()
@@ -74,9 +92,9 @@ def cache_dir() -> Path:
     return Path(base) / "oomcheck" / "native"
 
 
-def source_for(comp: Compiled, invariants: Sequence[Expr]) -> str:
+def source_for(comp: Compiled, invariants: Sequence[Expr], predicates: Sequence[Expr] = ()) -> str:
     try:
-        model_code = generate(comp, invariants)
+        model_code = generate(comp, invariants, predicates)
     except NativeUnsupportedError as e:
         raise NativeUnavailableError(str(e)) from None
     return RUNTIME.replace("/*MODEL_CODE*/", model_code)
@@ -92,10 +110,10 @@ def _module_name(source: str) -> str:
     return f"_oomcheck_native_{key}"
 
 
-def is_built(comp: Compiled, invariants: Sequence[Expr]) -> bool:
+def is_built(comp: Compiled, invariants: Sequence[Expr], predicates: Sequence[Expr] = ()) -> bool:
     """Whether this model's core is loaded or in the cache (so using it costs no build)."""
     try:
-        name = _module_name(source_for(comp, invariants))
+        name = _module_name(source_for(comp, invariants, predicates))
     except NativeUnavailableError:
         return False
     return name in _loaded or (cache_dir() / (name + EXTENSION_SUFFIXES[0])).exists()
@@ -177,10 +195,11 @@ def _compile(cffi: ModuleType, name: str, source: str, tmp: Path, target: Path) 
 class Core:
     """One search's state store in C."""
 
-    def __init__(self, mod: ModuleType, words: int, cap: int, n_inv: int, want_dl: bool):
+    def __init__(self, mod: ModuleType, words: int, cap: int, n_inv: int, want_dl: bool,
+                 graph: bool = False):
         self.ffi, self.lib = mod.ffi, mod.lib  # type: ignore[attr-defined]
         self.words = words
-        ctx = self.lib.nc_new(cap, (1 << n_inv) - 1, int(want_dl))
+        ctx = self.lib.nc_new(cap, (1 << n_inv) - 1, int(want_dl), int(graph))
         if ctx == self.ffi.NULL:
             raise MemoryError("native core: out of memory")
         self.ctx = self.ffi.gc(ctx, self.lib.nc_free)
@@ -198,6 +217,17 @@ class Core:
         self.lib.nc_get(self.ctx, i, self.buf)
         return sum(int(self.buf[k]) << (64 * k) for k in range(self.words))
 
+    def add_with_parent(self, s: int, parent: int) -> None:
+        for i in range(self.words):
+            self.buf[i] = (s >> (64 * i)) & 0xFFFFFFFFFFFFFFFF
+        if self.lib.nc_add(self.ctx, self.buf, parent) < 0:
+            raise MemoryError("native core: out of memory")
+
+    def view(self, ptr: object, n: int, fmt: str) -> memoryview:
+        """n items of a C array as a memoryview (no copy; valid while the core lives)."""
+        size = self.ffi.sizeof(self.ffi.typeof(ptr).item)
+        return memoryview(self.ffi.buffer(ptr, max(n, 0) * size)).cast(fmt)  # type: ignore[arg-type]
+
     def parent(self, i: int) -> int:
         return int(self.lib.nc_parent(self.ctx, i))
 
@@ -205,10 +235,12 @@ class Core:
         return int(self.lib.nc_bytes(self.ctx))
 
 
-def open_core(comp: Compiled, invariants: Sequence[Expr], cap: int, want_dl: bool) -> Core:
+def open_core(comp: Compiled, invariants: Sequence[Expr], cap: int, want_dl: bool,
+              predicates: Sequence[Expr] = (), graph: bool = False) -> Core:
+    """The core for this model (built now unless cached); predicates are the graph search's."""
     if cap > MAX_CAP:
         raise NativeUnavailableError(f"a state limit above {MAX_CAP}")
-    if value_bound(comp.model, invariants) >= 1 << 62:  # C computes in int64, Python exactly
+    if value_bound(comp.model, [*invariants, *predicates]) >= 1 << 62:  # C: int64, Python: exact
         raise NativeUnavailableError("a value of the model may not fit in 64 bits")
-    mod = build(source_for(comp, invariants))
-    return Core(mod, words_for(comp.layout.bits), cap, len(invariants), want_dl)
+    mod = build(source_for(comp, invariants, predicates))
+    return Core(mod, words_for(comp.layout.bits), cap, len(invariants), want_dl, graph)

@@ -38,6 +38,17 @@ typedef struct {
     uint32_t *table;      /* index + 1 of a state, 0 when empty */
     uint64_t tmask;       /* table size - 1 */
     uint64_t *buf;        /* successors of the state being expanded */
+    uint16_t *aout;       /* their action instances */
+    /* the graph search (liveness) keeps the edges too, in CSR form */
+    int graph;
+    int64_t depth;        /* the BFS depth of the state at pos */
+    int64_t layer_end;    /* the first state of the next layer */
+    int64_t *off;         /* edges of state i: off[i] .. off[i + 1] - 1 */
+    uint32_t *succ;
+    uint16_t *sact;
+    int64_t e_alloc;
+    int64_t *rev_off;     /* the reverse graph inside not-Q, for the backward reachability */
+    uint32_t *rev;
 } nc_ctx;
 
 static inline uint64_t hash_state(const uint64_t *s) {
@@ -58,9 +69,12 @@ static inline int same(const uint64_t *a, const uint64_t *b) {
     return 1;
 }
 
-nc_ctx *nc_new(int64_t cap, uint64_t pending, int want_dl) {
+void nc_free(nc_ctx *c);
+
+nc_ctx *nc_new(int64_t cap, uint64_t pending, int want_dl, int graph) {
     nc_ctx *c = calloc(1, sizeof(nc_ctx));
     if (!c) return NULL;
+    c->graph = graph;
     c->cap = cap;
     c->pending = pending;
     c->want_dl = want_dl;
@@ -72,21 +86,42 @@ nc_ctx *nc_new(int64_t cap, uint64_t pending, int want_dl) {
     c->tmask = 4096 - 1;
     c->table = calloc(c->tmask + 1, sizeof(uint32_t));
     c->buf = malloc(sizeof(uint64_t) * W * N_ACTIONS);
-    if (!c->states || !c->parent || !c->table || !c->buf) {
-        free(c->states); free(c->parent); free(c->table); free(c->buf); free(c);
+    c->aout = malloc(sizeof(uint16_t) * N_ACTIONS);
+    if (graph) {
+        c->off = calloc(c->alloc + 1, sizeof(int64_t));
+        c->e_alloc = 4096;
+        c->succ = malloc(sizeof(uint32_t) * c->e_alloc);
+        c->sact = malloc(sizeof(uint16_t) * c->e_alloc);
+    }
+    if (!c->states || !c->parent || !c->table || !c->buf || !c->aout
+        || (graph && (!c->off || !c->succ || !c->sact))) {
+        nc_free(c);
         return NULL;
     }
     return c;
 }
 
-void nc_free(nc_ctx *c) {
-    if (!c) return;
-    free(c->states); free(c->parent); free(c->table); free(c->buf); free(c);
+void nc_reverse_free(nc_ctx *c) {
+    free(c->rev_off); free(c->rev);
+    c->rev_off = NULL; c->rev = NULL;
 }
 
+void nc_free(nc_ctx *c) {
+    if (!c) return;
+    free(c->states); free(c->parent); free(c->table); free(c->buf); free(c->aout);
+    free(c->off); free(c->succ); free(c->sact);
+    nc_reverse_free(c);
+    free(c);
+}
+
+/* bytes held now: the states, parents and the visited set; with the graph, the edges too */
 int64_t nc_bytes(nc_ctx *c) {
-    return c->alloc * (int64_t)(sizeof(uint64_t) * W + sizeof(uint32_t))
-        + (int64_t)(c->tmask + 1) * (int64_t)sizeof(uint32_t);
+    int64_t b = c->alloc * (int64_t)(sizeof(uint64_t) * W + sizeof(uint32_t))
+        + (c->table ? (int64_t)(c->tmask + 1) * (int64_t)sizeof(uint32_t) : 0);
+    if (c->graph)
+        b += (c->alloc + 1) * (int64_t)sizeof(int64_t)
+            + c->e_alloc * (int64_t)(sizeof(uint32_t) + sizeof(uint16_t));
+    return b;
 }
 
 static int grow_table(nc_ctx *c) {
@@ -112,30 +147,63 @@ static int grow_states(nc_ctx *c) {
     uint32_t *p = realloc(c->parent, sizeof(uint32_t) * alloc);
     if (!p) return -1;
     c->parent = p;
+    if (c->graph) {
+        int64_t *o = realloc(c->off, sizeof(int64_t) * (alloc + 1));
+        if (!o) return -1;
+        c->off = o;
+    }
     c->alloc = alloc;
     return 0;
 }
 
-/* 1: stored as new, 0: already there, 2: would be new but the store is full, -1: no memory */
-static inline int insert(nc_ctx *c, const uint64_t *s, int64_t parent) {
+static int grow_edges(nc_ctx *c, int64_t need) {
+    int64_t a = c->e_alloc;
+    while (a < need) a *= 2;
+    uint32_t *s = realloc(c->succ, sizeof(uint32_t) * a);
+    if (!s) return -1;
+    c->succ = s;
+    uint16_t *t = realloc(c->sact, sizeof(uint16_t) * a);
+    if (!t) return -1;
+    c->sact = t;
+    c->e_alloc = a;
+    return 0;
+}
+
+/* The number of state s, stored now (with this parent) when new; -1: new but the store is
+ * full, -2: no memory. */
+static inline int64_t find_or_add(nc_ctx *c, const uint64_t *s, int64_t parent) {
     uint64_t h = hash_state(s) & c->tmask;
     uint32_t e;
     while ((e = c->table[h]) != 0) {
-        if (same(c->states + (size_t)(e - 1) * W, s)) return 0;
+        if (same(c->states + (size_t)(e - 1) * W, s)) return (int64_t)e - 1;
         h = (h + 1) & c->tmask;
     }
-    if (c->n >= c->cap) return 2;
-    if (c->n == c->alloc && grow_states(c)) return -1;
-    memcpy(c->states + (size_t)c->n * W, s, sizeof(uint64_t) * W);
-    c->parent[c->n] = parent < 0 ? 0xffffffffu : (uint32_t)parent;
-    c->table[h] = (uint32_t)(c->n + 1);
+    if (c->n >= c->cap) return -1;
+    if (c->n == c->alloc && grow_states(c)) return -2;
+    int64_t j = c->n;
+    memcpy(c->states + (size_t)j * W, s, sizeof(uint64_t) * W);
+    c->parent[j] = parent < 0 ? 0xffffffffu : (uint32_t)parent;
+    c->table[h] = (uint32_t)(j + 1);
     c->n++;
-    if ((uint64_t)c->n * 2 > c->tmask + 1 && grow_table(c)) return -1;
-    return 1;
+    if ((uint64_t)c->n * 2 > c->tmask + 1 && grow_table(c)) return -2;
+    return j;
+}
+
+/* 1: stored as new, 0: already there, 2: would be new but the store is full, -1: no memory */
+static inline int insert(nc_ctx *c, const uint64_t *s, int64_t parent) {
+    int64_t before = c->n, j = find_or_add(c, s, parent);
+    if (j == -1) return 2;
+    if (j < 0) return -1;
+    return c->n > before;
 }
 
 int nc_add_init(nc_ctx *c, const uint64_t *s) {
     return insert(c, s, -1);
+}
+
+/* A state the Python loop stored (with its parent), at a hand-over: 1 new, 0 not, -1 no memory */
+int nc_add(nc_ctx *c, const uint64_t *s, int64_t parent) {
+    return insert(c, s, parent);
 }
 
 void nc_get(nc_ctx *c, int64_t i, uint64_t *out) {
@@ -156,7 +224,7 @@ int nc_run(nc_ctx *c, int64_t end, int64_t budget) {
         const uint64_t *s = c->states + (size_t)i * W;
         int nout = 0;
         uint64_t bad = 0;
-        if (expand(s, c->buf, &nout, &bad)) return 2;
+        if (expand(s, c->buf, c->aout, &nout, &bad)) return 2;
         /* s may move when the store grows: expand wrote everything it needs into buf */
         uint64_t newly = bad & c->pending;
         if (newly) {
@@ -178,4 +246,295 @@ int nc_run(nc_ctx *c, int64_t end, int64_t budget) {
         c->pos++;
     }
     return 0;
+}
+
+
+/* ---- the graph search: the same BFS keeping every edge ---------------------------------- */
+
+/* Start (or, after a hand-over, resume) the graph search at state pos: the edges of the states
+ * before pos are copied from the Python loop's arrays. 0, or -1 without memory. */
+int nc_graph_start(nc_ctx *c, int64_t pos, int64_t depth, int64_t layer_end, const int64_t *off,
+                   const int64_t *succ, const int64_t *sact) {
+    int64_t ne = pos ? off[pos] : 0;
+    if (ne > c->e_alloc && grow_edges(c, ne)) return -1;
+    for (int64_t i = 0; i <= pos; i++) c->off[i] = pos ? off[i] : 0;
+    for (int64_t e = 0; e < ne; e++) {
+        c->succ[e] = (uint32_t)succ[e];
+        c->sact[e] = (uint16_t)sact[e];
+    }
+    c->pos = pos;
+    c->depth = depth;
+    c->layer_end = layer_end;
+    c->transitions = ne;
+    return 0;
+}
+
+/* Expand at most budget states from pos on (new ones are appended and expanded in turn).
+ * 0: done or budget used up, 1: state limit reached while expanding pos, 2: the model raised an
+ * error expanding pos, 3: out of memory. transitions counts the edges of expanded states. */
+int nc_graph_run(nc_ctx *c, int64_t budget) {
+    while (c->pos < c->n && budget-- > 0) {
+        int64_t i = c->pos;
+        if (i == c->layer_end) {
+            c->depth++;
+            c->layer_end = c->n;
+        }
+        const uint64_t *s = c->states + (size_t)i * W;
+        int nout = 0;
+        uint64_t bad = 0;
+        if (expand(s, c->buf, c->aout, &nout, &bad)) return 2;
+        uint64_t newly = bad & c->pending;
+        if (newly) {
+            for (int k = 0; k < 64; k++)
+                if (newly >> k & 1) c->bad_at[k] = i;
+            c->pending &= ~newly;
+        }
+        if (nout == 0 && c->want_dl) {  /* as in Python: final is evaluated at each one */
+            int f = is_final(s);
+            if (f < 0) return 2;
+            if (!f && c->dl_at < 0) c->dl_at = i;
+        }
+        int64_t e = c->off[i];
+        if (e + nout > c->e_alloc && grow_edges(c, e + nout)) return 3;
+        for (int k = 0; k < nout; k++) {
+            int64_t j = find_or_add(c, c->buf + (size_t)k * W, i);
+            if (j == -1) return 1;
+            if (j < 0) return 3;
+            c->succ[e + k] = (uint32_t)j;
+            c->sact[e + k] = c->aout[k];
+        }
+        c->off[i + 1] = e + nout;
+        c->transitions = e + nout;
+        c->pos++;
+    }
+    return 0;
+}
+
+/* The search is over: the visited set is not needed any more. */
+void nc_drop_table(nc_ctx *c) {
+    free(c->table);
+    c->table = NULL;
+}
+
+int64_t *nc_off(nc_ctx *c) { return c->off; }
+uint32_t *nc_succ(nc_ctx *c) { return c->succ; }
+uint16_t *nc_sact(nc_ctx *c) { return c->sact; }
+uint32_t *nc_parents(nc_ctx *c) { return c->parent; }
+
+/* in_r[v] = 1 where predicate k is false (not-Q). -1 when done, else the state where the
+ * predicate raised a model error (Python evaluates it there again to raise it). */
+int64_t nc_not_pred(nc_ctx *c, int k, uint8_t *in_r) {
+    for (int64_t v = 0; v < c->n; v++) {
+        int r = eval_pred(k, c->states + (size_t)v * W);
+        if (r < 0) return v;
+        in_r[v] = !r;
+    }
+    return -1;
+}
+
+#define NONE 0xffffffffu
+
+/* Tarjan's SCCs of the subgraph induced by in_r (comp_id NONE outside it), then the targets:
+ * 1 for a state of in_r where no fair action instance is enabled (a stutter state), 2 for the
+ * states of a non-trivial SCC that is fair (every fair instance enabled in all its states is
+ * taken inside it; with symmetric, every non-trivial SCC: decided unreduced). The number of
+ * targets, or -1 without memory. */
+int64_t nc_fair_sccs(nc_ctx *c, const uint8_t *in_r, const uint8_t *fair, int symmetric,
+                     uint32_t *comp_id, uint8_t *target) {
+    int64_t n = c->n, targets = 0;
+    const int64_t *off = c->off;
+    const uint32_t *succ = c->succ;
+    const uint16_t *sact = c->sact;
+    uint32_t *index = calloc(n ? n : 1, sizeof(uint32_t));  /* DFS order + 1, 0: not visited */
+    uint32_t *low = malloc(sizeof(uint32_t) * (n ? n : 1));
+    uint32_t *stack = malloc(sizeof(uint32_t) * (n ? n : 1));
+    uint32_t *fv = malloc(sizeof(uint32_t) * (n ? n : 1));   /* DFS frames: state, next edge */
+    int64_t *fe = malloc(sizeof(int64_t) * (n ? n : 1));
+    int64_t *en_cnt = calloc(N_ACTIONS, sizeof(int64_t));
+    uint8_t *taken = calloc(N_ACTIONS, 1);
+    uint8_t *touched = calloc(N_ACTIONS, 1);
+    uint64_t *stamp = calloc(N_ACTIONS, sizeof(uint64_t));
+    uint16_t *tlist = malloc(sizeof(uint16_t) * N_ACTIONS);
+    if (!index || !low || !stack || !fv || !fe || !en_cnt || !taken || !touched || !stamp || !tlist) {
+        targets = -1;
+        goto out;
+    }
+    for (int64_t v = 0; v < n; v++) {
+        comp_id[v] = NONE;
+        target[v] = 0;
+    }
+    uint32_t counter = 0, ncomp = 0;
+    int64_t sp = 0, fp = 0;
+    uint64_t mstamp = 0;
+    for (int64_t root = 0; root < n; root++) {
+        if (!in_r[root] || index[root]) continue;
+        index[root] = low[root] = ++counter;
+        stack[sp++] = (uint32_t)root;
+        fv[fp] = (uint32_t)root; fe[fp] = off[root]; fp++;
+        while (fp) {
+            uint32_t v = fv[fp - 1];
+            int64_t ei = fe[fp - 1], end = off[v + 1];
+            int pushed = 0;
+            while (ei < end) {
+                uint32_t w = succ[ei++];
+                if (!in_r[w]) continue;
+                if (!index[w]) {
+                    fe[fp - 1] = ei;
+                    index[w] = low[w] = ++counter;
+                    stack[sp++] = w;
+                    fv[fp] = w; fe[fp] = off[w]; fp++;
+                    pushed = 1;
+                    break;
+                }
+                if (comp_id[w] == NONE && index[w] < low[v]) low[v] = index[w];  /* on the stack */
+            }
+            if (pushed) continue;
+            fp--;
+            if (fp && low[v] < low[fv[fp - 1]]) low[fv[fp - 1]] = low[v];
+            if (low[v] != index[v]) continue;
+            /* v is the root of an SCC: the stack from v up */
+            int64_t lo = sp;
+            do lo--; while (stack[lo] != v);
+            uint32_t cid = ncomp++;
+            int64_t size = sp - lo;
+            for (int64_t m = lo; m < sp; m++) comp_id[stack[m]] = cid;
+            int selfloop = 0;
+            for (int64_t m = lo; m < sp; m++) {
+                uint32_t u = stack[m];
+                int has_fair = 0;
+                for (int64_t e = off[u]; e < off[u + 1]; e++) {
+                    if (fair[sact[e]]) has_fair = 1;
+                    if (succ[e] == u) selfloop = 1;
+                }
+                if (!has_fair) {
+                    target[u] = 1;
+                    targets++;
+                }
+            }
+            if (size > 1 || selfloop) {
+                int ok = 1;
+                if (!symmetric) {
+                    int64_t nt = 0;
+                    for (int64_t m = lo; m < sp; m++) {
+                        uint32_t u = stack[m];
+                        mstamp++;
+                        for (int64_t e = off[u]; e < off[u + 1]; e++) {
+                            uint16_t a = sact[e];
+                            int in_fair = fair[a] && stamp[a] != mstamp;
+                            int in_comp = comp_id[succ[e]] == cid && !taken[a];
+                            if (!in_fair && !in_comp) continue;
+                            if (!touched[a]) {
+                                touched[a] = 1;
+                                tlist[nt++] = a;
+                            }
+                            if (in_fair) {
+                                stamp[a] = mstamp;
+                                en_cnt[a]++;
+                            }
+                            if (in_comp) taken[a] = 1;
+                        }
+                    }
+                    for (int64_t t = 0; t < nt; t++) {
+                        uint16_t a = tlist[t];
+                        if (en_cnt[a] == size && !taken[a]) ok = 0;
+                        en_cnt[a] = 0;
+                        taken[a] = 0;
+                        touched[a] = 0;
+                    }
+                }
+                if (ok)
+                    for (int64_t m = lo; m < sp; m++)
+                        if (!target[stack[m]]) {
+                            target[stack[m]] = 2;
+                            targets++;
+                        }
+            }
+            sp = lo;
+        }
+    }
+out:
+    free(index); free(low); free(stack); free(fv); free(fe);
+    free(en_cnt); free(taken); free(touched); free(stamp); free(tlist);
+    return targets;
+}
+
+/* The reverse of the subgraph induced by in_r. 0, or -1 without memory. */
+int nc_reverse(nc_ctx *c, const uint8_t *in_r) {
+    int64_t n = c->n;
+    const int64_t *off = c->off;
+    const uint32_t *succ = c->succ;
+    nc_reverse_free(c);
+    c->rev_off = calloc(n + 1, sizeof(int64_t));
+    if (!c->rev_off) return -1;
+    for (int64_t v = 0; v < n; v++)
+        if (in_r[v])
+            for (int64_t e = off[v]; e < off[v + 1]; e++)
+                if (in_r[succ[e]]) c->rev_off[succ[e] + 1]++;
+    for (int64_t v = 0; v < n; v++) c->rev_off[v + 1] += c->rev_off[v];
+    c->rev = malloc(sizeof(uint32_t) * (c->rev_off[n] ? c->rev_off[n] : 1));
+    int64_t *fill = malloc(sizeof(int64_t) * (n ? n : 1));
+    if (!c->rev || !fill) {
+        free(fill);
+        nc_reverse_free(c);
+        return -1;
+    }
+    memcpy(fill, c->rev_off, sizeof(int64_t) * n);
+    for (int64_t v = 0; v < n; v++)
+        if (in_r[v])
+            for (int64_t e = off[v]; e < off[v + 1]; e++) {
+                uint32_t w = succ[e];
+                if (in_r[w]) c->rev[fill[w]++] = (uint32_t)v;
+            }
+    free(fill);
+    return 0;
+}
+
+/* The first state v < limit that reaches (backwards over nc_reverse's graph) a target whose
+ * kind is in kinds (bit t for kind t) and where premise pre holds (pre < 0: no premise).
+ * v, -1 when none, -2 when the premise raised a model error at *err, -3 without memory. */
+int64_t nc_first_start(nc_ctx *c, const uint8_t *target, int kinds, int pre, int64_t limit,
+                       int64_t *err) {
+    int64_t n = c->n, head = 0, tail = 0, res = -1;
+    uint8_t *can = calloc(n ? n : 1, 1);
+    uint32_t *dq = malloc(sizeof(uint32_t) * (n ? n : 1));
+    if (!can || !dq) {
+        res = -3;
+        goto out;
+    }
+    for (int64_t v = 0; v < n; v++)
+        if (kinds >> target[v] & 1 && target[v]) {
+            can[v] = 1;
+            dq[tail++] = (uint32_t)v;
+        }
+    while (head < tail) {
+        uint32_t w = dq[head++];
+        for (int64_t e = c->rev_off[w]; e < c->rev_off[w + 1]; e++) {
+            uint32_t v = c->rev[e];
+            if (!can[v]) {
+                can[v] = 1;
+                dq[tail++] = v;
+            }
+        }
+    }
+    for (int64_t v = 0; v < limit; v++) {
+        if (!can[v]) continue;
+        if (pre < 0) {
+            res = v;
+            break;
+        }
+        int r = eval_pred(pre, c->states + (size_t)v * W);
+        if (r < 0) {
+            *err = v;
+            res = -2;
+            break;
+        }
+        if (r) {
+            res = v;
+            break;
+        }
+    }
+out:
+    free(can);
+    free(dq);
+    return res;
 }
