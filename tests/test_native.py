@@ -278,7 +278,7 @@ def test_graph_search_memory_limit_inside_the_analysis(monkeypatch: pytest.Monke
         return real(self, *a)  # type: ignore[arg-type]
 
     monkeypatch.setattr(graph.NativeGraphSearch, "_fair_targets", watched)
-    monkeypatch.setattr(explicit, "_peak_rss_mb", lambda: 1e9 if phase["analysis"] else 0.0)
+    monkeypatch.setattr(explicit, "peak_rss_mb", lambda: 1e9 if phase["analysis"] else 0.0)
     rs = check_explicit(m, props, Limits(max_memory_mb=1000), core="native")
     assert phase["analysis"]
     for r in rs:
