@@ -108,6 +108,7 @@ def test_time_limit_checked_at_the_start() -> None:
 
 def test_memory_checked_inside_the_liveness_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
     """The memory limit passed during the SCC analysis stops it there: unknown, not holds."""
+    full, _ = _full("v10", 3, True)  # before the limit is faked below
     phase = {"scc": False, "scc_done": False}
     sccs = explicit._sccs
 
@@ -122,7 +123,6 @@ def test_memory_checked_inside_the_liveness_analysis(monkeypatch: pytest.MonkeyP
     m = _model("v10", 3)
     rs = check_explicit(m, list(m.properties.values()), Limits(max_memory_mb=1000), core="python")
     assert phase["scc"] and not phase["scc_done"]
-    full, _ = _full("v10", 3, True)
     for r in rs:
         assert r.verdict == "unknown" and r.reason == "memory limit reached (1000 MB)"
         assert r.states == full and r.transitions > 0
