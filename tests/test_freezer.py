@@ -67,10 +67,7 @@ def test_thaw_all_keep_memdie_refreezes_siblings() -> None:
 def test_v10_satisfies_everything(threads: int) -> None:
     m = _model("v10", threads)
     rs = check_explicit(m, list(m.properties.values()))
-    # the one exception is a finding (tests/test_freezer_assumptions.py): oom_victims does not
-    # count the siblings that signal->oom_mm exempts from the freezer
-    want = {p: "holds" for p in m.properties} | {"exempt-covered-by-oom-victims": "violated"}
-    assert {r.property: r.verdict for r in rs} == want
+    assert {r.property: r.verdict for r in rs} == {p: "holds" for p in m.properties}
     assert all(r.strength["complete"] for r in rs)
 
 

@@ -207,7 +207,7 @@ class Prover:
         """A proof is about the model: what the model assumes of the kernel goes with it."""
         assumptions = self.model.helpers.get("assumptions")
         if assumptions is not None:
-            res.strength["assumptions"] = assumptions()
+            res.assumptions = assumptions()  # type: ignore[attr-defined]
         return res
 
     def _core_text(self, inv: Invariant, core: list[Lemma] | None) -> str:

@@ -122,8 +122,8 @@ def result_text(r: Result, with_trace: bool = True) -> str:
         line += f"  engines tried: {', '.join(r.strength['auto'])}"
     if r.reason:
         line += f"  reason: {r.reason}"
-    if r.verdict == "holds" and r.strength.get("assumptions"):
-        line += "\n" + assumptions_text(r.strength["assumptions"])
+    if r.verdict == "holds" and getattr(r, "assumptions", None):
+        line += "\n" + assumptions_text(r.assumptions)  # type: ignore[attr-defined]
     inv = getattr(r, "invariant", "")
     if inv:
         head = "the proof" if r.engine == "parametric" else \
@@ -163,8 +163,9 @@ def results_json(header: dict, results: list[Result]) -> str:
     out = [r.to_json() for r in results]
     assumptions = _model_assumptions(header) if any(r.verdict == "holds" for r in results) else None
     for r, j in zip(results, out, strict=True):
-        if assumptions and r.verdict == "holds" and "assumptions" not in j["strength"]:
-            j["strength"] = {**j["strength"], "assumptions": assumptions}
+        own = getattr(r, "assumptions", None)
+        if r.verdict == "holds" and (own or assumptions):
+            j["assumptions"] = own or assumptions
     return json.dumps({**header, "results": out}, indent=2)
 
 

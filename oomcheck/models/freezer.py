@@ -110,7 +110,8 @@ ASSUMPTIONS: list[tuple[str | None, str, str, str, str]] = [
      "__set_task_frozen; the cgroup v2 trap, futex/epoll/nanosleep, a vfork parent)",
      "pre with freezer=cgroup2: victim-exits violated (the trapped sibling is TASK_FROZEN and "
      "only __thaw_task wakes it); v10 still holds (SIGKILL recorded in saved_state, "
-     "thaw_process wakes it)"),
+     "thaw_process wakes it), but v10 violates exempt-covered-by-oom-victims (oom_victims "
+     "reaches 0 while an exempt sibling still holds the mm)"),
     ("external_waker", "none", "frozen",
      "no thread of the victim in a non-killable sleep whose waker is a frozen task outside the "
      "thread group (FUSE request read by a frozen daemon, a lock holder): SIGKILL does not "
@@ -479,7 +480,7 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
         "TASK_FROZEN is set only inside __refrigerator, or (PM freeze) on a thread frozen in "
         "place out of a TASK_FREEZABLE sleep (a sanity check of the model)",
     )
-    if freeze_on:
+    if pm:
         covered = implies(((oom_pc == OomPC.IDLE) | (oom_pc == OomPC.DONE)) & (oom_victims <= 0),
                           forall(THREAD, lambda t: implies(exempt(t), pc[t] == PC.EXITED)))
     else:
@@ -487,9 +488,10 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
     m.invariant(
         "exempt-covered-by-oom-victims",
         covered,
-        "while a freeze is in effect: when oom_victims is 0 and oom_lock is free (what "
-        "oom_killer_disable waits for, kernel/power/process.c freeze_processes), no thread that "
-        "freezing_slow_path() exempts (and try_to_freeze_tasks so skips) is still alive",
+        "while a PM freeze is in progress (pm_freeze=during; vacuous otherwise): when oom_victims "
+        "is 0 and oom_lock is free (what oom_killer_disable waits for after try_to_freeze_tasks, "
+        "kernel/power/process.c freeze_processes), no thread that freezing_slow_path() exempts "
+        "(and try_to_freeze_tasks so skips) still holds the mm (is before exit_mm)",
     )
     m.leads_to(
         "mm-released", group_exit, all_exited & sharer_gone,
