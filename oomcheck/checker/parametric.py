@@ -177,7 +177,7 @@ class Prover:
                              "does not keeps the premise or reaches the goal, some fair step is "
                              "always enabled there, and every step that does not reach the goal "
                              f"decreases the ranking function\n  r = {shown}")
-            return res
+            return self._assumed(res)
         s = self.cs.fresh("s")
         if p.kind == "invariant":
             bad = z3.Not(self.cs.pred(p.expr, s))  # type: ignore[arg-type]
@@ -201,6 +201,13 @@ class Prover:
         res = Result(p.name, p.kind, "holds", "parametric", seconds=time.perf_counter() - t0,
                      strength={**strength, "invariant": lemmas})
         res.invariant = self._core_text(inv, core)  # type: ignore[attr-defined]
+        return self._assumed(res)
+
+    def _assumed(self, res: Result) -> Result:
+        """A proof is about the model: what the model assumes of the kernel goes with it."""
+        assumptions = self.model.helpers.get("assumptions")
+        if assumptions is not None:
+            res.assumptions = assumptions()  # type: ignore[attr-defined]
         return res
 
     def _core_text(self, inv: Invariant, core: list[Lemma] | None) -> str:

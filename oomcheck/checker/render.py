@@ -122,6 +122,8 @@ def result_text(r: Result, with_trace: bool = True) -> str:
         line += f"  engines tried: {', '.join(r.strength['auto'])}"
     if r.reason:
         line += f"  reason: {r.reason}"
+    if r.verdict == "holds" and getattr(r, "assumptions", None):
+        line += "\n" + assumptions_text(r.assumptions)  # type: ignore[attr-defined]
     inv = getattr(r, "invariant", "")
     if inv:
         head = "the proof" if r.engine == "parametric" else \
@@ -133,8 +135,38 @@ def result_text(r: Result, with_trace: bool = True) -> str:
     return line
 
 
+def assumptions_text(assumptions: list[dict]) -> str:
+    """What a "holds" rests on, each with the knob whose other setting shows what fails."""
+    rows = ["  assuming (kernel conditions this result rests on):"]
+    for a in assumptions:
+        rows.extend(textwrap.wrap(f"- {a['assumption']}", 100, initial_indent="    ",
+                                  subsequent_indent="      "))
+        other = f"{a['knob']}: {a['otherwise']}" if a.get("knob") else a["otherwise"]
+        rows.extend(textwrap.wrap(f"otherwise ({other})", 100, initial_indent="      ",
+                                  subsequent_indent="        "))
+    return "\n".join(rows)
+
+
+def _model_assumptions(header: dict) -> list[dict] | None:
+    """The model's own list (models/<name>.py assumptions_for), for a "holds" from any engine."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(f"oomcheck.models.{header.get('model')}")
+    except ImportError:
+        return None
+    fn = getattr(mod, "assumptions_for", None)
+    return fn(header.get("knobs") or {}) if fn is not None else None
+
+
 def results_json(header: dict, results: list[Result]) -> str:
-    return json.dumps({**header, "results": [r.to_json() for r in results]}, indent=2)
+    out = [r.to_json() for r in results]
+    assumptions = _model_assumptions(header) if any(r.verdict == "holds" for r in results) else None
+    for r, j in zip(results, out, strict=True):
+        own = getattr(r, "assumptions", None)
+        if r.verdict == "holds" and (own or assumptions):
+            j["assumptions"] = own or assumptions
+    return json.dumps({**header, "results": out}, indent=2)
 
 
 def trace_dot(trace: Trace, title: str = "counterexample") -> str:
