@@ -271,7 +271,7 @@ BAD_ARGS = [
     (["check", "nomodel", "--variant", "pre"], "no model"),
     (["check", "freezer", "--variant", "nosuch"], "no variant"),
     (["check", "freezer", "--variant", "/no/such/file.py"], "does not exist"),
-    (["check", "freezer", "--variant", "pre", "--threads", "11"], "2..10"),
+    (["check", "freezer", "--variant", "pre", "--threads", "13"], "2..12"),
     (["check", "freezer", "--variant", "pre", "--threads", "0"], "at least 1"),
     (["check", "freezer", "--variant", "pre", "--threads", "x"], "whole number"),
     (["check", "freezer", "--variant", "pre", "--vmas", "3"], "no size"),
@@ -410,7 +410,7 @@ def test_other_commands_keep_their_code_when_stdout_closes_early(argv: list[str]
 @pytest.mark.parametrize("row, message", [
     ('[expect.verdicts]\nvictim-exit = "violated"', "no property 'victim-exit'"),
     ('sizes = { cpus = [2] }', "no size 'cpus'"),
-    ('sizes = { threads = [99] }', "threads=99 is outside 2..10"),
+    ('sizes = { threads = [99] }', "threads=99 is outside 2..12"),
 ])
 def test_verify_refuses_a_bad_row_before_running(capsys, tmp_path, row: str, message: str) -> None:
     spec = tmp_path / "bad.toml"

@@ -56,7 +56,7 @@ def test_a_sibling_writing_a_global_array_is_not_cloned() -> None:
 def test_a_patch_that_branches_on_the_size_in_python_is_not_parametric() -> None:
     r = parametric("big_sizes_only", "victim-exits")
     assert r.verdict == "unknown" and "in Python code" in r.reason
-    big = variant("big_sizes_only", 10)  # the registry's largest instance keeps exit_mm ...
+    big = variant("big_sizes_only", 10)  # ten threads keep exit_mm ...
     assert any(a.name == "exit_mm" for a in big.actions)
     huge = model_for("freezer", str(VARIANTS / "big_sizes_only.py"), None, {"threads": 11}, {},
                      max_size=11)[0]
