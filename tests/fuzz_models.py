@@ -5,14 +5,18 @@ writes one, and built by running that source. A failing example therefore prints
 person can read, and a minimal one can be pasted into a regression test as it is.
 
 Two kinds of models:
-- `models(profile)`: one model over the whole language (bool, int with small, large and negative
-  ranges, enum; scalars and arrays over one or two domains; parameterised actions, `each`
-  broadcasts, per-index and nondeterministic initial values, init constraints, `final`, unfair
-  actions; all four property kinds). A `Profile` says which risky corners are drawn: ill-typed
-  operands, large constants, counts over non-boolean bodies, indices computed from the state, and
-  updates that may leave their type.
+- `models(profile)`: one model over the whole (typed) language: bool, int with small, large and
+  negative ranges, enum; scalars and arrays over one or two domains; parameterised actions,
+  `each` broadcasts, per-index and nondeterministic initial values, init constraints, `final`,
+  unfair actions; all four property kinds; sometimes a thread domain (a `Family`) so that the
+  explicit engine may reduce by symmetry. A `Profile` says which risky but well-typed corners
+  are drawn (large constants, indices computed from the state, updates that may leave their
+  type) and how often exactly one ill-typed expression is planted (an int under `&`, a bool in
+  arithmetic, a count over numbers, mixed `==`, ...): such a model must be refused when it is
+  built, with one line naming the place, before any engine sees it.
 - `families(profile)`: a `build(sizes)` function for the parametric engine, reading
-  `n = sizes["threads"]`, symmetric or with the mistakes a user makes when writing a variant.
+  `n = sizes["threads"]` (a number, or a `lang.Size` symbol when the parametric engine builds
+  it), symmetric or with the mistakes a user makes when writing a variant.
 """
 
 from __future__ import annotations
@@ -55,29 +59,33 @@ class Profile:
     """Which corners of the language a generated model may use."""
 
     big_constants: bool = True  # 2048, 4096, 70000 ... in guards, updates and properties
-    sloppy: bool = True  # ints under &, |, ~, implies, ite conditions; bools in arithmetic
-    int_counts: bool = True  # count(...) over a non-boolean body (counts the non-zero ones)
     wild_index: bool = True  # an array index computed from the state (may leave the domain)
     overflow: bool = True  # updates that may leave the variable's type
     big_ranges: bool = True  # int variables over 0..5000, -5000..5000, 0..70000
+    threads: float = 0.4  # the chance that domain p is a family's thread domain (symmetry reduction)
+    ill_typed: float = 0.0  # the chance that one expression is ill-typed (refused when built)
 
     def name(self) -> str:
-        on = [k for k, v in self.__dict__.items() if v]
+        on = [f"{k}={v}" if isinstance(v, float) else k for k, v in self.__dict__.items() if v]
         return "+".join(on) or "clean"
 
 
-WHOLE = Profile()
-CLEAN = Profile(big_constants=False, sloppy=False, int_counts=False, wild_index=False,
-                overflow=False, big_ranges=True)
+WHOLE = Profile(ill_typed=0.2)
+CLEAN = Profile(big_constants=False, wild_index=False, overflow=False, big_ranges=True)
+ILL_TYPED = Profile(big_constants=False, wild_index=False, overflow=False, ill_typed=1.0)
 
 
 @dataclass
 class Source:
-    """A model (or family) as source text; builds it on demand. repr is the source itself."""
+    """A model (or family) as source text; builds it on demand. repr is the source itself.
+    refused_at: where the one ill-typed expression is, as the refusal names it
+    ("action act1: guard", "invariant inv", ...); empty for a well-typed model."""
 
     text: str
     kind: str = "model"  # model | family
     notes: list[str] = field(default_factory=list)
+    refused_at: str = ""
+    corner: str = ""  # which ill-typed construct was planted
 
     def build(self) -> Model:
         ns = dict(NAMESPACE)
@@ -85,7 +93,8 @@ class Source:
         return ns["m"]  # type: ignore[return-value]
 
     def __repr__(self) -> str:
-        return "\n" + self.text
+        where = f"# refused at: {self.refused_at} ({self.corner})\n" if self.refused_at else ""
+        return "\n" + where + self.text
 
 
 # --------------------------------------------------------------------------------------------
@@ -106,8 +115,12 @@ class VarInfo:
         return self.hi - self.lo <= 7
 
 
+Scope = list[tuple[str, str]]  # bound parameters: (name, domain)
+
+
 class _ModelGen:
-    """Draws one model's source, piece by piece; expressions are strings of model source."""
+    """Draws one model's source, piece by piece; expressions are strings of model source, each
+    of one type (int, bool or enum) unless it is the planted ill-typed one."""
 
     def __init__(self, draw: st.DrawFn, profile: Profile):
         self.draw = draw
@@ -116,6 +129,10 @@ class _ModelGen:
         self.scalars: list[VarInfo] = []
         self.arrays: list[VarInfo] = []
         self.fresh = 0
+        self.threads = False  # domain p is a family's thread domain
+        self.bad_site: tuple[str, int] | None = None
+        self.refused_at = ""
+        self.corner = ""
 
     # -- small helpers ---------------------------------------------------------------------
 
@@ -146,11 +163,15 @@ class _ModelGen:
             return f"COLOR.{COLOR.members[x]}"
         return str(x)
 
+    def of_kind(self, kind: str) -> list[VarInfo]:
+        return [v for v in self.scalars + self.arrays if v.kind == kind]
+
     # -- declarations ------------------------------------------------------------------------
 
     def declare(self) -> list[str]:
         lines = ['m = Model("fuzz")']
-        self.domains["p"] = self.draw(st.integers(1, 3))
+        self.threads = self.chance(self.pf.threads)
+        self.domains["p"] = self.draw(st.sampled_from([3, 3, 2]) if self.threads else st.integers(1, 3))
         if self.chance(0.4):
             self.domains["q"] = self.draw(st.integers(1, 2))
         for d, n in self.domains.items():
@@ -159,10 +180,11 @@ class _ModelGen:
         if "q" in self.domains:
             lines.append('m.actor("q", "queue")')
         n_scalars = self.draw(st.integers(1, 3))
-        n_arrays = self.draw(st.integers(0, 2))
+        n_arrays = self.draw(st.integers(1 if self.threads else 0, 2))
         for j in range(n_scalars + n_arrays):
             kind = self.pick(["bool", "int", "enum"])
-            domain = None if j < n_scalars else self.pick(self.domains)
+            domain = None if j < n_scalars else ("p" if self.threads and j == n_scalars
+                                                 else self.pick(self.domains))
             if kind == "bool":
                 lo, hi = 0, 1
             elif kind == "enum":
@@ -179,11 +201,16 @@ class _ModelGen:
             else:
                 self.arrays.append(v)
                 lines.append(f'{v.name} = m.array("{v.name}", "{domain}", {tname}, init={init})')
+        if self.threads:
+            lines.append('m.family = Family("procs", "p", 1, 3)')
         return lines
 
     def init_spec(self, v: VarInfo) -> str:
         vals = self.values(v)
-        how = self.pick(["one", "tuple", "lambda", "lambda_tuple"] if v.domain else ["one", "tuple"])
+        kinds = ["one", "tuple", "lambda", "lambda_tuple"] if v.domain else ["one", "tuple"]
+        if self.threads and v.domain == "p" and self.chance(0.7):
+            kinds = ["one", "tuple"]  # the threads start alike (else no symmetry)
+        how = self.pick(kinds)
         a, b = self.pick(vals), self.pick(vals)
         if how == "one":
             if v.kind == "bool" and self.chance(0.3):
@@ -199,21 +226,24 @@ class _ModelGen:
         tup = "(" + ", ".join(self.show_value(v, x) for x in xs) + ",)"
         return f"lambda i: {tup} if i == {k - 1} else {self.show_value(v, a)}"
 
-    # -- expressions -------------------------------------------------------------------------
+    # -- well-typed expressions --------------------------------------------------------------
 
     def const_int(self) -> str:
         if self.pf.big_constants and self.chance(0.2):
             return str(self.pick(BIG))
         return str(self.draw(st.integers(-3, 4)))
 
-    def index(self, arr: VarInfo, scope: list[tuple[str, str]]) -> str:
+    def index(self, arr: VarInfo, scope: Scope) -> str:
         """An index into arr: a parameter over its domain, a constant, or (wild) state."""
         size = self.domains[arr.domain]  # type: ignore[index]
         own = [p for p, d in scope if d == arr.domain]
         other = [p for p, d in scope if d != arr.domain and self.domains[d] <= size]
-        ints = [v for v in self.scalars if v.kind in ("int", "bool", "enum")]
-        choices = ["const"] + (["own"] * 3 if own else []) + (["other"] if other else [])
-        if self.pf.wild_index and ints and self.chance(0.3):
+        ints = [v for v in self.scalars if v.kind == "int"]
+        thread = self.threads and arr.domain == "p"  # a constant names a thread: rarely, thread 0
+        if thread:
+            other = []
+        choices = ["const"] + (["own"] * (8 if thread else 3) if own else []) + (["other"] if other else [])
+        if self.pf.wild_index and self.chance(0.3):
             choices.append("wild")
         how = self.pick(choices)
         if how == "own":
@@ -221,151 +251,239 @@ class _ModelGen:
         if how == "other":
             return self.pick(other)
         if how == "wild":
-            v = self.pick(ints)
-            return v.name if self.chance(0.6) else f"ite({v.name} == {v.lo}, 0, {size - 1})"
-        return str(self.draw(st.integers(0, size - 1)))
+            if ints and self.chance(0.6):
+                return self.pick(ints).name
+            v = self.pick(self.scalars)
+            lo = self.show_value(v, v.lo)
+            return f"ite({v.name} == {lo}, 0, {size - 1 + self.draw(st.integers(0, 1))})"
+        return str(self.draw(st.integers(0, 0 if thread else size - 1)))
 
-    def read(self, v: VarInfo, scope: list[tuple[str, str]]) -> str:
+    def read(self, v: VarInfo, scope: Scope) -> str:
         return v.name if v.domain is None else f"{v.name}[{self.index(v, scope)}]"
 
-    def readable(self, kinds: tuple[str, ...], scope: list[tuple[str, str]]) -> VarInfo | None:
-        # arrays are readable anywhere (a constant index always works)
-        vs = [v for v in self.scalars + self.arrays if v.kind in kinds]
-        return self.pick(vs) if vs else None
+    # depth: how much nesting is left; below 0, no quantifier (so every expression is finite)
 
-    def int_expr(self, scope: list[tuple[str, str]], depth: int) -> str:
-        opts = ["const", "var", "var"]
-        if depth > 0:
-            opts += ["+", "-", "ite", "count"]
-        if self.pf.sloppy:
-            opts += ["bool_as_int", "int_logic"]
-        if scope:
-            opts.append("param")
+    def count_expr(self, scope: Scope, depth: int) -> str:
+        d = self.pick(self.domains)
+        u = self.var_name()
+        return f'count("{d}", lambda {u}: {self.bool_expr([*scope, (u, d)], depth - 1)})'
+
+    def int_atom(self, scope: Scope, depth: int = 0) -> str:
+        """An int that is surely an expression (never a Python literal): a read, a parameter or
+        a count. Comparisons start with one, so Python never folds them to a bool."""
+        opts = []
+        ints = self.of_kind("int")
+        if ints:
+            opts += ["var"] * 4
+        nums = self.numbers(scope)
+        if nums:
+            opts += ["param"] * 2
+        if depth >= 0:
+            opts.append("count")
+        if not opts:  # nothing left to read: the size of a domain, as an expression
+            return f'count("{self.pick(self.domains)}", lambda {self.var_name()}: TRUE)'
+
         how = self.pick(opts)
         if how == "var":
-            v = self.readable(("int", "enum", "bool") if self.pf.sloppy else ("int",), scope)
-            if v is not None:
-                return self.read(v, scope)
-            how = "const"
+            return self.read(self.pick(ints), scope)
+        if how == "param":
+            p = self.pick(nums)
+            return p if self.chance(0.6) else f"({p} + {self.draw(st.integers(-1, 2))})"
+        return self.count_expr(scope, depth)
+
+    def numbers(self, scope: Scope) -> list[str]:
+        """The parameters an expression may use as numbers (not a thread's: that would break
+        the symmetry a thread domain is there to test)."""
+        return [p for p, d in scope if not (self.threads and d == "p")]
+
+    def int_expr(self, scope: Scope, depth: int) -> str:
+        opts = ["const", "atom", "atom"]
+        if depth > 0:
+            opts += ["+", "-", "ite", "count"]
+        how = self.pick(opts)
         if how == "const":
             return self.const_int()
-        if how == "param":
-            p, _ = self.pick(scope)
-            return p if self.chance(0.5) else f"({p} + {self.draw(st.integers(-1, 2))})"
+        if how == "atom":
+            return self.int_atom(scope, depth)
         if how in ("+", "-"):
             return f"({self.int_expr(scope, depth - 1)} {how} {self.int_expr(scope, depth - 1)})"
         if how == "ite":
-            return (f"ite({self.cond(scope, depth - 1)}, {self.int_expr(scope, depth - 1)}, "
+            return (f"ite({self.bool_expr(scope, depth - 1)}, {self.int_expr(scope, depth - 1)}, "
                     f"{self.int_expr(scope, depth - 1)})")
-        if how == "count":
-            return self.quant("count", scope, depth)
-        if how == "int_logic":  # a conjunction or disjunction of numbers, used as a number
-            a, b = self.state_int(scope), self.int_expr(scope, 0)
-            return self.pick([f"({a} & {b})", f"({b} | {a})"])
-        return self.bool_expr(scope, depth - 1 if depth else 0)  # a boolean used as a number
+        return self.count_expr(scope, depth)
 
-    def state_int(self, scope: list[tuple[str, str]]) -> str:
-        """A number read from the state: an operand of &, |, ~ that is surely an expression
-        (on two Python literals they would be Python's bitwise operators)."""
-        v = self.readable(("int", "enum", "bool"), scope)
-        assert v is not None  # every model declares at least one scalar
-        return self.read(v, scope)
+    def enum_expr(self, scope: Scope, depth: int) -> str:
+        opts = ["const", "const", "literal"]
+        if self.of_kind("enum"):
+            opts += ["var", "var"]
+        if depth > 0:
+            opts.append("ite")
+        how = self.pick(opts)
+        if how == "const":
+            return f"COLOR.{self.pick(COLOR.members)}"
+        if how == "literal":  # an in-range int literal stands for a member
+            return str(self.draw(st.integers(0, 2)))
+        if how == "var":
+            return self.read(self.pick(self.of_kind("enum")), scope)
+        return (f"ite({self.bool_expr(scope, depth - 1)}, {self.enum_expr(scope, depth - 1)}, "
+                f"{self.enum_expr(scope, depth - 1)})")
 
-    def cond(self, scope: list[tuple[str, str]], depth: int) -> str:
-        """A condition: boolean, or (sloppy) an integer read as true when non-zero."""
-        if self.pf.sloppy and self.chance(0.15):
-            return self.int_expr(scope, depth)
-        return self.bool_expr(scope, depth)
-
-    def quant(self, kind: str, scope: list[tuple[str, str]], depth: int) -> str:
-        d = self.pick(self.domains)
-        u = self.var_name()
-        inner = [*scope, (u, d)]
-        if kind == "count" and self.pf.int_counts and self.chance(0.6):
-            body = self.int_expr(inner, max(0, depth - 1))
-        else:
-            body = self.cond(inner, max(0, depth - 1))
-        return f'{kind}("{d}", lambda {u}: {body})'
-
-    def bool_expr(self, scope: list[tuple[str, str]], depth: int) -> str:
-        opts = ["cmp", "cmp", "var"]
+    def bool_expr(self, scope: Scope, depth: int) -> str:
+        """A boolean that is surely an expression (so &, |, ~ on it are the language's)."""
+        opts = ["cmp", "cmp", "cmp"]
+        if self.of_kind("bool"):
+            opts += ["var", "var", "bool_eq"]
+        if self.of_kind("enum"):
+            opts += ["enum_eq"]
         if depth > 0:
             opts += ["and", "or", "not", "implies", "quant", "ite"]
         if scope:
             opts.append("param_eq")
-        if self.pf.sloppy and depth > 0:
-            opts += ["int_logic"]
         how = self.pick(opts)
         if how == "var":
-            v = self.readable(("bool",), scope)
-            if v is not None:
-                return self.read(v, scope)
-            how = "cmp"
+            return self.read(self.pick(self.of_kind("bool")), scope)
+        if how == "bool_eq":
+            v = self.pick(self.of_kind("bool"))
+            rhs = self.pick(["0", "1", "True", "False"] + (["rhs"] if depth >= 0 else []))
+            if rhs == "rhs":
+                rhs = self.bool_expr(scope, depth - 1)
+            return f"({self.read(v, scope)} {self.pick(['==', '!='])} {rhs})"
+        if how == "enum_eq":
+            v = self.pick(self.of_kind("enum"))
+            return f"({self.read(v, scope)} {self.pick(['==', '!='])} {self.enum_expr(scope, depth)})"
         if how == "param_eq":
             p, d = self.pick(scope)
             op = self.pick(["==", "!="])
-            return f"({p} {op} {self.draw(st.integers(0, self.domains[d] - 1))})"
+            hi = 0 if self.threads and d == "p" else self.domains[d] - 1
+            return f"({p} {op} {self.draw(st.integers(0, hi))})"
         if how == "cmp":
-            v = self.readable(("int", "enum", "bool"), scope)
             op = self.pick(["<", "<=", "==", "!=", ">", ">="])
-            if v is not None and v.kind == "enum" and self.chance(0.7):
-                return f"({self.read(v, scope)} {self.pick(['==', '!='])} " \
-                       f"{self.show_value(v, self.pick(self.values(v)))})"
-            if v is not None and self.chance(0.6):
-                rhs = str(self.pick(self.values(v))) if self.chance(0.6) else self.int_expr(scope, 0)
+            ints = self.of_kind("int")
+            if ints and self.chance(0.6):
+                v = self.pick(ints)
+                rhs = str(self.pick(self.values(v))) if self.chance(0.6) else self.int_expr(scope, depth - 1)
                 if self.pf.big_constants and self.chance(0.15):
                     rhs = str(self.pick(BIG))
                 return f"({self.read(v, scope)} {op} {rhs})"
-            return f"({self.int_expr(scope, max(0, depth - 1))} {op} {self.int_expr(scope, 0)})"
+            return f"({self.int_atom(scope, depth)} {op} {self.int_expr(scope, depth - 1)})"
         if how in ("and", "or"):
             sym = "&" if how == "and" else "|"
-            return f"({self.cond(scope, depth - 1)} {sym} {self.cond(scope, depth - 1)})"
+            return f"({self.bool_expr(scope, depth - 1)} {sym} {self.bool_expr(scope, depth - 1)})"
         if how == "not":
-            return f"~{self.cond(scope, depth - 1)}"
+            return f"~{self.bool_expr(scope, depth - 1)}"
         if how == "implies":
-            return f"implies({self.cond(scope, depth - 1)}, {self.cond(scope, depth - 1)})"
+            return f"implies({self.bool_expr(scope, depth - 1)}, {self.bool_expr(scope, depth - 1)})"
         if how == "ite":
-            return (f"ite({self.cond(scope, depth - 1)}, {self.bool_expr(scope, depth - 1)}, "
+            return (f"ite({self.bool_expr(scope, depth - 1)}, {self.bool_expr(scope, depth - 1)}, "
                     f"{self.bool_expr(scope, depth - 1)})")
-        if how == "quant":
-            kind = self.pick(["forall", "exists", "count"])
-            q = self.quant(kind, scope, depth)
-            if kind == "count":
-                op = self.pick(["<", "<=", "==", "!=", ">="])
-                return f"({q} {op} {self.draw(st.integers(0, 3))})"
-            return q
-        # int_logic: integers straight under &, |, ~, implies
-        a, b = self.state_int(scope), self.int_expr(scope, 0)
-        return self.pick([f"({a} & {b})", f"({b} | {a})", f"~{a}", f"implies({b}, {a})"])
+        kind = self.pick(["forall", "exists", "count"])
+        if kind == "count":
+            op = self.pick(["<", "<=", "==", "!=", ">="])
+            return f"({self.count_expr(scope, depth)} {op} {self.draw(st.integers(0, 3))})"
+        d = self.pick(self.domains)
+        u = self.var_name()
+        return f'{kind}("{d}", lambda {u}: {self.bool_expr([*scope, (u, d)], depth - 1)})'
+
+    # -- the planted ill-typed expression ----------------------------------------------------
+
+    def any_bool(self, scope: Scope) -> str:
+        return self.bool_expr(scope, 0)
+
+    def bad_core(self, scope: Scope) -> str:
+        """An expression in a boolean position that the type rules refuse."""
+        enums, arrays = self.of_kind("enum"), self.arrays
+        opts = ["int_logic", "int_cond", "bool_arith", "mixed_eq", "quant_body", "ite_arms",
+                "ite_cond", "bool_literal"]
+        if enums:
+            opts += ["enum_arith", "enum_eq"]
+        if arrays:
+            opts.append("index")
+        how = self.pick(opts)
+        self.corner = how
+        i, b, b2 = self.int_atom(scope), self.any_bool(scope), self.any_bool(scope)
+        if how == "int_logic":  # an int under &, |, ~, implies
+            return self.pick([f"({i} & {b})", f"({b} | {i})", f"~{i}", f"implies({b}, {i})",
+                              f"implies({i}, {b})"])
+        if how == "int_cond":  # an int where a boolean is needed
+            return self.pick([i, f"ite({i}, {b}, {b2})"])
+        if how == "bool_arith":  # a boolean in arithmetic
+            return self.pick([f"({b} + 1 <= 2)", f"({b} < {i})", f"({i} <= {b})",
+                              f"({b} - {b2} == 0)"])
+        if how == "mixed_eq":
+            return self.pick([f"({b} == {i})", f"({i} != {b})", f"({b} == 2)", f"({b} != -1)"])
+        if how == "quant_body":  # forall / exists / count over numbers
+            d = self.pick(self.domains)
+            u = self.var_name()
+            body = self.int_atom([*scope, (u, d)])
+            return self.pick([f'(count("{d}", lambda {u}: {body}) <= {self.draw(st.integers(0, 2))})',
+                              f'forall("{d}", lambda {u}: {body})',
+                              f'exists("{d}", lambda {u}: {body})'])
+        if how == "ite_arms":
+            return self.pick([f"(ite({b}, {i}, {b2}) == 1)", f"ite({b}, {b2}, {i})"])
+        if how == "ite_cond":
+            return f"(ite({i}, {i}, 0) == 0)"
+        if how == "bool_literal":
+            return self.pick([f"({b} & 2)", f"(3 | {b})", f"implies({b}, 5)", f"ite({b}, {b2}, 2)"])
+        if how == "index":  # an array indexed by a boolean or an enum member
+            arr = self.pick(arrays)
+            e = self.read(self.pick(enums), scope) if enums and self.chance(0.4) else b
+            return f"({arr.name}[{e}] == {arr.name}[0])"
+        e = self.read(self.pick(enums), scope)
+        if how == "enum_arith":
+            return self.pick([f"({e} < COLOR.BLUE)", f"({e} + 1 == COLOR.RED)", f"({e} <= 1)"])
+        # enum_eq: an enum against an int, a bool, or a literal outside the enum
+        return self.pick([f"({e} == {i})", f"({e} != {b})", f"({e} == 3)", f"({e} != -1)"])
+
+    def bad_bool(self, scope: Scope) -> str:
+        """The ill-typed expression, bare or inside well-typed context."""
+        bad = self.bad_core(scope)
+        good = self.any_bool(scope)
+        d = self.pick(self.domains)
+        return self.pick([bad, bad, f"({good} & {bad})", f"({bad} | {good})", f"~{bad}",
+                          f"implies({good}, {bad})", f"ite({good}, {bad}, {good})",
+                          f'forall("{d}", lambda {self.var_name()}: {bad})'])
+
+    def bad_value(self, v: VarInfo, target: str, scope: Scope) -> str:
+        """A value the type rules refuse for v."""
+        i, b = self.int_atom(scope), self.any_bool(scope)
+        enums = self.of_kind("enum")
+        e = self.read(self.pick(enums), scope) if enums else None
+        if v.kind == "int":
+            opts = {"bool_to_int": b, "bool_arith": f"({b} + 1)", "int_cond": f"ite({i}, 1, 2)",
+                    "ite_arms": f"ite({b}, {i}, {b})", "int_logic": f"({i} & {b})",
+                    "quant_body": f'count("p", lambda {self.var_name()}: {i})'}
+            if e:
+                opts["enum_to_int"] = e
+        elif v.kind == "bool":
+            opts = {"int_to_bool": i, "bool_literal": self.pick(["2", "-1"]),
+                    "bool_arith": f"({target} + 1)", "ite_arms": f"ite({b}, 1, 2)",
+                    "count_to_bool": f'count("p", lambda {self.var_name()}: {b})'}
+            if e:
+                opts["enum_to_bool"] = e
+        else:
+            opts = {"enum_literal": self.pick(["3", "-1"]), "int_to_enum": i, "bool_to_enum": b,
+                    "enum_arith": f"({target} + 1)", "ite_arms": f"ite({b}, COLOR.RED, {i})"}
+        self.corner = self.pick(sorted(opts))
+        return opts[self.corner]
 
     # -- updates and actions -----------------------------------------------------------------
 
-    def update(self, v: VarInfo, target: str, scope: list[tuple[str, str]]) -> str:
+    def update(self, v: VarInfo, target: str, scope: Scope) -> str:
         if v.kind == "bool":
-            how = self.pick(["const", "not", "expr"] + (["int"] if self.pf.sloppy else []))
+            how = self.pick(["const", "not", "expr"])
             if how == "const":
                 return self.pick(["0", "1", "True", "False"])
             if how == "not":
                 return f"~{target}"
-            if how == "int":
-                return self.int_expr(scope, 1)
             return self.bool_expr(scope, 1)
         if v.kind == "enum":
-            how = self.pick(["const", "ite"] + (["step"] if self.pf.overflow and self.chance(0.3) else []))
-            if how == "const":
-                return self.show_value(v, self.draw(st.integers(0, 2)))
-            if how == "ite":
-                return f"ite({self.cond(scope, 1)}, COLOR.{self.pick(COLOR.members)}, " \
-                       f"COLOR.{self.pick(COLOR.members)})"
-            return f"{target} + 1"
+            return self.enum_expr(scope, 1)
         lo, hi = v.lo, v.hi
         opts = ["const", "const", "wrap", "copy"]
         if lo <= 0 and hi >= 3:
             opts.append("count")
-        if self.pf.overflow and self.chance(0.3):
-            opts += ["raw", "step"]
-        if self.pf.sloppy and lo <= 0 and 1 <= hi:
-            opts += ["logic", "logic"]
+        if self.pf.overflow and self.chance(0.5):
+            opts += ["raw", "step", "step"]
         how = self.pick(opts)
         if how == "const":
             return str(self.pick(self.values(v)))
@@ -375,23 +493,16 @@ class _ModelGen:
                 return f"ite({target} <= {hi - k}, {target} + {k}, {lo})"
             return f"ite({target} >= {lo + k}, {target} - {k}, {hi})"
         if how == "copy":
-            src = self.readable(("int",), scope)
-            if src is None:
-                return str(lo)
-            e = self.read(src, scope)
+            ints = self.of_kind("int")
+            e = self.read(self.pick(ints), scope)
             return f"ite(({e} >= {lo}) & ({e} <= {hi}), {e}, {lo})"
         if how == "count":
-            d = self.pick(self.domains)
-            u = self.var_name()
-            return f'count("{d}", lambda {u}: {self.cond([*scope, (u, d)], 1)})'
+            return self.count_expr(scope, 2)
         if how == "step":
             return f"{target} {self.pick(['+', '-'])} 1"
-        if how == "logic":
-            a, b = self.state_int(scope), self.int_expr(scope, 0)
-            return self.pick([f"({a} & {b})", f"({b} | {a})", f"~{a}"])
         return self.int_expr(scope, 1)
 
-    def targets(self, scope: list[tuple[str, str]], avoid: set[str]) -> list[tuple[VarInfo, str]]:
+    def targets(self, scope: Scope, avoid: set[str]) -> list[tuple[VarInfo, str]]:
         pool = [v for v in self.scalars + self.arrays if v.name not in avoid]
         if not pool:
             return []
@@ -401,23 +512,25 @@ class _ModelGen:
         return [(v, self.read(v, scope)) for v in chosen]
 
     def action(self, j: int) -> str:
-        params: list[tuple[str, str]] = []
+        params: Scope = []
         n_params = self.draw(st.integers(0, 2))
         for k in range(n_params):
             d = "p" if k == 0 else self.pick(self.domains)
             params.append((f"{d}{k}", d))
         names = ", ".join(p for p, _ in params)
         lam = f"lambda {names}: " if params else ""
-        guard = self.bool_expr(params, 2) if not (self.pf.sloppy and self.chance(0.1)) \
-            else self.int_expr(params, 1)
-        if self.chance(0.15):
+        if self.bad_site == ("guard", j):
+            guard = self.bad_bool(params)
+        elif self.chance(0.15):
             guard = "True"
+        else:
+            guard = self.bool_expr(params, 2)
+        bad_update = self.bad_site == ("update", j)
         each = None
-        each_arrays = [a for a in self.arrays]
-        use_each = each_arrays and self.chance(0.2)
+        use_each = self.arrays and not bad_update and self.chance(0.2)
         avoid: set[str] = set()
         if use_each:
-            arr = self.pick(each_arrays)
+            arr = self.pick(self.arrays)
             avoid.add(arr.name)
             e = self.var_name()
             escope = [(e, arr.domain)]  # the body sees only its own parameter
@@ -426,7 +539,10 @@ class _ModelGen:
         ups = self.targets(params, avoid)
         if not ups and each is None:
             ups = self.targets(params, set())
-        body = ", ".join(f"{t}: {self.update(v, t, params)}" for v, t in ups)
+        vals = [self.update(v, t, params) for v, t in ups]
+        if bad_update:
+            vals[0] = self.bad_value(ups[0][0], ups[0][1], params)
+        body = ", ".join(f"{t}: {x}" for (_, t), x in zip(ups, vals, strict=True))
         actor = params[0][1] if params else "env"
         parts = [f'"act{j}"', f'func="f{j}"', 'file="fuzz.c"', f'actor="{actor}"']
         if params:
@@ -439,25 +555,42 @@ class _ModelGen:
             parts.append("fair=False")
         return "m.action(" + ", ".join(parts) + ")"
 
-    def build(self) -> str:
+    def prop_expr(self, site: str, depth: int) -> str:
+        return self.bad_bool([]) if self.bad_site == (site, 0) else self.bool_expr([], depth)
+
+    def build(self) -> Source:
         lines = self.declare()
-        if self.chance(0.2):
-            lines.append(f"m.constrain_init({self.bool_expr([], 1)})")
-        for j in range(self.draw(st.integers(1, 4))):
+        has_init = self.chance(0.2)
+        has_final = self.chance(0.5)
+        n_actions = self.draw(st.integers(1, 4))
+        if self.pf.ill_typed and self.chance(self.pf.ill_typed):
+            sites = [("guard", j) for j in range(n_actions)] + [("update", j) for j in range(n_actions)]
+            sites += [("inv", 0), ("ev", 0), ("lt_pre", 0), ("lt_goal", 0)]
+            sites += [("init", 0)] if has_init else []
+            sites += [("final", 0)] if has_final else []
+            self.bad_site = self.pick(sites)
+            kind, j = self.bad_site
+            self.refused_at = {
+                "guard": f"action act{j}: guard", "update": f"action act{j}", "inv": "invariant inv",
+                "ev": "eventually ev", "lt_pre": "leads_to lt: premise", "lt_goal": "leads_to lt: goal",
+                "init": "init constraint", "final": "final"}[kind]
+        if has_init:
+            lines.append(f"m.constrain_init({self.prop_expr('init', 1)})")
+        for j in range(n_actions):
             lines.append(self.action(j))
-        if self.chance(0.5):
-            lines.append(f"m.set_final({self.bool_expr([], 1)})")
-        lines.append(f'm.invariant("inv", {self.cond([], 2)}, "")')
+        if has_final:
+            lines.append(f"m.set_final({self.prop_expr('final', 1)})")
+        lines.append(f'm.invariant("inv", {self.prop_expr("inv", 2)}, "")')
         lines.append('m.no_deadlock("dl", "")')
-        lines.append(f'm.eventually("ev", {self.cond([], 2)}, "")')
-        lines.append(f'm.leads_to("lt", {self.cond([], 1)}, {self.cond([], 2)}, "")')
-        return "\n".join(lines) + "\n"
+        lines.append(f'm.eventually("ev", {self.prop_expr("ev", 2)}, "")')
+        lines.append(f'm.leads_to("lt", {self.prop_expr("lt_pre", 1)}, {self.prop_expr("lt_goal", 2)}, "")')
+        return Source("\n".join(lines) + "\n", refused_at=self.refused_at, corner=self.corner)
 
 
 @st.composite
 def models(draw: st.DrawFn, profile: Profile = WHOLE) -> Source:
     """A random model over the whole language (as far as profile allows), as source."""
-    return Source(_ModelGen(draw, profile).build())
+    return _ModelGen(draw, profile).build()
 
 
 # --------------------------------------------------------------------------------------------
@@ -467,15 +600,16 @@ def models(draw: st.DrawFn, profile: Profile = WHOLE) -> Source:
 
 @dataclass(frozen=True)
 class FamilyProfile:
-    """Which mistakes a family may contain (all off: written symmetrically)."""
+    """Which mistakes a family may contain (all off: written symmetrically, the size used only
+    inside the language)."""
 
-    late_init: bool = False  # flag[i] starts at 1 only for i >= 4
+    late_init: bool = False  # flag[i] starts at 1 only for i >= 4 (Python-level `if` on i)
     per_cpu: bool = False  # a second domain of size n, with a count over it in a guard
     per_cpu_array: bool = False  # an array over that domain (the definition changes with n)
     token: bool = False  # thread steps write a global array indexed by another domain
     python_n: bool = False  # `if n > 4:` in the builder
     small_counter: bool = False  # a global counter typed 0..3 whatever n is
-    int_counts: bool = False  # count("thread", lambda u: pc[u]): counts the non-zero ones
+    int_counts: bool = False  # count("thread", lambda u: pc[u]): ill-typed, refused when built
 
     def any(self) -> bool:
         return any(self.__dict__.values())
@@ -483,6 +617,9 @@ class FamilyProfile:
 
 SYMMETRIC = FamilyProfile()
 NASTY = FamilyProfile(True, True, True, True, True, True, True)
+
+# the mistakes that make the definition depend on n outside the language: never parametric
+NOT_PARAMETRIC = ("late_init", "per_cpu", "python_n")
 
 
 class _FamilyGen:
@@ -510,9 +647,9 @@ class _FamilyGen:
         token = pf.token and self.chance(0.4)
         pyn = pf.python_n and self.chance(0.25)
         lines = ["def build(sizes):", '    n = sizes["threads"]', '    m = Model("fam")',
-             '    m.domain("thread", n)', '    m.actor("thread", "thread")',
-             '    m.actor("env", "environment")',
-             f'    pc = m.array("pc", "thread", IntType(0, {npc - 1}), init=0)']
+                 '    m.domain("thread", n)', '    m.actor("thread", "thread")',
+                 '    m.actor("env", "environment")',
+                 f'    pc = m.array("pc", "thread", IntType(0, {npc - 1}), init=0)']
         if has_flag:
             init = "lambda i: 1 if i >= 4 else 0" if late else self.pick(["0", "(0, 1)", "1"])
             if late:
@@ -524,7 +661,10 @@ class _FamilyGen:
                    "-n-2..n+2": "IntType(-n - 2, n + 2)", "0..3": "IntType(0, 3)"}[cnt_kind]
             if cnt_kind == "0..3":
                 self.notes.append("small_counter")
-            lines.append(f'    cnt = m.var("cnt", {typ}, init=0)')
+            cinit = "0" if cnt_kind == "0..3" else self.pick(["0", "0", "n", "(0, n)"])
+            if cnt_kind.startswith("-") and self.chance(0.2):
+                cinit = "-n"
+            lines.append(f'    cnt = m.var("cnt", {typ}, init={cinit})')
         if cpu:
             self.notes.append("per_cpu")
             lines.append('    m.domain("cpu", n)')
@@ -543,9 +683,9 @@ class _FamilyGen:
             return " & ".join(c)
 
         def global_cond() -> str | None:
-            opts = ["none", "none", "g", "not_g", "count", "exists", "forall"]
+            opts = ["none", "none", "g", "not_g", "count", "exists", "forall", "count_n"]
             if has_cnt:
-                opts += ["cnt_lt", "cnt_ge"]
+                opts += ["cnt_lt", "cnt_ge", "cnt_n"]
             if dist:
                 opts.append("dist")
             if cpu:
@@ -558,9 +698,11 @@ class _FamilyGen:
             return {
                 "none": None, "g": "g", "not_g": "~g",
                 "count": f'(count("thread", lambda u: pc[u] == {x}) <= {k})',
+                "count_n": f'(count("thread", lambda u: pc[u] == {x}) < n - {k % 2})',
                 "exists": f'exists("thread", lambda u: pc[u] == {x})',
                 "forall": f'forall("thread", lambda u: pc[u] != {x})',
                 "cnt_lt": f"(cnt < {k})", "cnt_ge": f"(cnt >= {k - 1})",
+                "cnt_n": f"(cnt + {k} <= n)",
                 "dist": f"(pc[0] == {x})",
                 "cpu_count": f'(count("cpu", lambda c: g) < {self.draw(st.integers(2, 4))})',
                 "cpu_exists": f'exists("cpu", lambda c: c == {self.draw(st.integers(2, 4))})',
@@ -600,28 +742,30 @@ class _FamilyGen:
                 g.append(g2)
             fair = "" if self.chance(0.8) else ", fair=False"
             lines.append(f'    m.action("a{j}", func="a{j}", file="fam.c", actor="thread", params={params},\n'
-                     f'             guard={lam} {" & ".join(g)},\n'
-                     f'             updates={lam} {{{", ".join(ups)}}}{fair})')
+                         f'             guard={lam} {" & ".join(g)},\n'
+                         f'             updates={lam} {{{", ".join(ups)}}}{fair})')
         if dist and self.chance(0.5):
             lines.append('    m.actor("k", "kthread")')
             lines.append(f'    m.action("d0", func="d0", file="fam.c", actor="k", guard=pc[0] == 0,\n'
-                     f'             updates={{pc[0]: {npc - 1}}})')
+                         f'             updates={{pc[0]: {npc - 1}}})')
         if self.chance(0.4):
             body = self.pick(["flag[t]: 1", "pc[t]: 0"] if has_flag else ["pc[t]: 0"])
             lines.append(f'    m.action("reset", func="reset", file="fam.c", actor="env", guard=g,\n'
-                     f'             updates={{g: 0}}, each=("thread", lambda t: {{{body}}}))')
+                         f'             updates={{g: 0}}, each=("thread", lambda t: {{{body}}}))')
         if pyn:
             self.notes.append("python_n")
             lines.append("    if n > 4:")
             lines.append('        m.action("extra", func="extra", file="fam.c", actor="env", guard=~g,\n'
-                     '                 updates={g: 1})')
+                         '                 updates={g: 1})')
         last = npc - 1
         if self.chance(0.5):
             lines.append(f'    m.set_final(forall("thread", lambda u: pc[u] == {last}))')
         props = {
             "cnt_nonneg": "cnt >= 0", "cnt_le_1": "cnt <= 1", "cnt_le_2": "cnt <= 2",
+            "cnt_le_n": "cnt <= n - 1",
             "cnt_counts": f'cnt == count("thread", lambda u: pc[u] == {last})',
             "few_at_last": f'count("thread", lambda u: pc[u] == {last}) <= 1',
+            "not_all_at_last": f'count("thread", lambda u: pc[u] == {last}) < n',
             "none_at_last": f'count("thread", lambda u: pc[u] == {last}) < 2048',
             "g_implies": 'implies(g, forall("thread", lambda u: pc[u] != 0))',
             "exists_not0": 'exists("thread", lambda u: pc[u] != 0) | ~g',
@@ -633,17 +777,19 @@ class _FamilyGen:
         usable = [k for k in props if (has_cnt or "cnt" not in k) and (has_flag or "flag" not in k)
                   and (dist or "dist" not in k) and (pf.int_counts or k != "sum_pc")]
         inv = self.pick(usable)
+        refused_at = corner = ""
         if inv == "sum_pc":
             self.notes.append("int_counts")
+            refused_at, corner = "invariant inv", "quant_body"
         lines.append(f'    m.invariant("inv", {props[inv]}, "{inv}")')
         lines.append('    m.no_deadlock("dl", "")')
         lines.append(f'    m.eventually("ev", forall("thread", lambda u: pc[u] == {last}), "")')
         pre = self.pick(["g", f'exists("thread", lambda u: pc[u] == {self.draw(st.integers(0, last))})'])
         lines.append(f'    m.leads_to("lt", {pre}, {self.pick(["~g", props["exists_not0"]])}, "")')
         lines += ['    m.sizes = {"threads": n}', '    m.family = Family("threads", "thread", 2, 6)',
-              "    m.rebuild = lambda s: build(s)", "    return m", "",
-              'm = build({"threads": 3})']
-        return Source("\n".join(lines) + "\n", "family", self.notes)
+                  "    m.rebuild = lambda s: build(s)", "    return m", "",
+                  'm = build({"threads": 3})']
+        return Source("\n".join(lines) + "\n", "family", self.notes, refused_at, corner)
 
 
 @st.composite
