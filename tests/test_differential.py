@@ -23,9 +23,9 @@ and of the Z3 encoding). The rules, per engine answer:
 
 Fast tier: a handful of examples per test (default run). Heavy tier: `pytest -m heavy`, with
 OOMCHECK_FUZZ_EXAMPLES examples per test (and OOMCHECK_FUZZ_STATS=<file> to append what was
-checked). Known engine bugs are xfail with the bug named, and each has a plain regression test at
-the end. `python -m tests.test_differential whole 300` surveys many examples and lists every kind
-of disagreement instead of stopping at the first.
+checked). Every engine bug it found is fixed and has a plain regression test at the end.
+`python -m tests.test_differential whole 300` surveys many examples and lists every kind of
+disagreement instead of stopping at the first.
 """
 
 from __future__ import annotations
@@ -728,21 +728,8 @@ def exact_state_limit(truth: Truth, static: list[str]) -> list[Finding]:
     return out
 
 
-def known_z3_index(f: Finding) -> bool:
-    """The symptoms of the open Z3_INDEX bug (see below): a Z3 engine proves, or returns a trace
-    through, a model that the interpreter refuses for an index out of range."""
-    index = "out of range" in f.detail or "outside the array" in f.detail
-    return index and f.engine.startswith(Z3_ENGINES) and f.category in ("refusal", "wrong")
-
-
-def known_liveness_types(f: Finding) -> bool:
-    """The symptom of the open LIVENESS_TYPES bug (see below): bmc_liveness holds to a depth past
-    a step that leaves a type."""
-    return (f.engine == "bmc" and f.category == "refusal" and f.detail.startswith("holds (bounded)")
-            and "outside its type" in f.detail)
-
-
-KNOWN = (known_z3_index, known_liveness_types)
+# engine bugs known and not yet fixed, as predicates over findings (none today)
+KNOWN: tuple[Callable[[Finding], bool], ...] = ()
 
 
 def without_known(findings: list[Finding], known: tuple[Callable[[Finding], bool], ...]) -> list[Finding]:
@@ -878,20 +865,7 @@ def run_family(src: Source, timeout: float = Z3_TIMEOUT) -> list[Finding]:
 # The fuzz tests
 # ============================================================================================
 
-# Known engine bugs, named once; each xfail below says which of them makes it fail today.
-Z3_INDEX = (
-    "symbolic.Encoder reads an array at an out-of-range index as its last element, and an "
-    "out-of-range write silently disables the step, where the explicit engine and the "
-    "interpreter refuse the model: k-induction, CHC and check_invariant prove such models")
-INTERP_WRITE = (
-    "interp.step writes an array outside its domain without complaint (it adds a slot to the "
-    "state), where a read out of range raises ModelError")
-
-LIVENESS_TYPES = (
-    "bmc_liveness looks for lassos among the states within the types only, and answers 'holds up "
-    "to depth d' for a model whose steps leave a type within d steps, which bmc_safety and the "
-    "explicit engine refuse (ModelError); checked alone (check --engine bmc --property ...), such "
-    "a property gets a bounded 'holds' (exit 4) instead of the model error")
+# The engine bugs this fuzzer found are fixed; each has a plain regression test at the end.
 
 SUPPRESS = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 # the fast tier does not shrink: a failure is reported as found (the heavy tier shrinks)
@@ -971,7 +945,7 @@ def test_engines_agree_with_large_constants(src: Source) -> None:
 @fast(12)
 @given(models(ONLY_OVERFLOW))
 def test_engines_refuse_the_same_updates_that_leave_their_type(src: Source) -> None:
-    check_model(src, known=(known_liveness_types,))
+    check_model(src)
 
 
 @fast(25)
@@ -981,7 +955,6 @@ def test_explicit_agrees_with_and_without_symmetry(src: Source) -> None:
     no_findings(src, c.findings)
 
 
-@pytest.mark.xfail(strict=False, reason=f"{Z3_INDEX}; {INTERP_WRITE}")
 @fast(15)
 @given(models(ONLY_WILD))
 def test_engines_refuse_the_same_out_of_range_indices(src: Source) -> None:
@@ -1170,7 +1143,6 @@ def test_an_enum_step_out_of_its_members_is_refused_when_built() -> None:
                        "3 is not a member of enum color")
 
 
-@pytest.mark.xfail(strict=True, reason=LIVENESS_TYPES)
 def test_bmc_liveness_does_not_hold_where_a_step_leaves_its_type() -> None:
     m = Model("int-overflow")
     x = m.var("x", IntType(0, 1), init=0)
@@ -1187,7 +1159,6 @@ def test_bmc_liveness_does_not_hold_where_a_step_leaves_its_type() -> None:
         out.result  # today: holds (bounded to depth 4), from the lassos that stay within the types
 
 
-@pytest.mark.xfail(strict=False, reason=Z3_INDEX)
 def test_an_out_of_range_read_is_refused_by_the_z3_engines_too() -> None:
     m = Model("read-range")
     m.domain("p", 2)
@@ -1205,7 +1176,6 @@ def test_an_out_of_range_read_is_refused_by_the_z3_engines_too() -> None:
         assert out.error or out.result.verdict != "holds", engine  # type: ignore[union-attr]
 
 
-@pytest.mark.xfail(strict=False, reason=f"{Z3_INDEX}; {INTERP_WRITE}")
 def test_an_out_of_range_write_is_refused_everywhere() -> None:
     m = Model("write-range")
     m.domain("p", 1)
@@ -1338,8 +1308,9 @@ def test_parametric_counter_typed_too_small() -> None:
         return m
     m = family_of(build)
     assert explicit_at_sizes(m, "inv")[4].startswith("refused")
-    (r,) = claims_agree(m)
-    assert r.verdict == "unknown", r
+    # the step out of its type is found explicitly and reported at that size, as explicit does
+    with pytest.raises(ModelError, match="at threads=4: action bump"):
+        claims_agree(m)
 
 
 def test_parametric_count_over_numbers_is_refused_when_built() -> None:
