@@ -8,7 +8,7 @@ import pytest
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
 from oomcheck.checker.explicit import check_explicit
 from oomcheck.checker.interp import evaluate, step
-from oomcheck.checker.lang import Model
+from oomcheck.checker.lang import Model, ModelError
 from oomcheck.checker.trace import Result
 
 from .test_engine_vs_reference import _replay
@@ -51,6 +51,11 @@ EXPECTED: list[tuple[str, int, dict[str, str], dict[str, str | int]]] = [
     ("5.10+", 3, {"oom_kill": "loop"}, {"sharers-killed": H, "sharers-agree": H, "no-deadlock": H}),
     ("oom-sketch", 2, {}, {"sharers-killed": 6, "sharers-agree": H, "no-deadlock": H}),
     ("oom-sketch", 3, {}, {"sharers-killed": 6, "sharers-agree": H, "no-deadlock": H}),
+    ("5.10+", 2, {"exit": "may_exit"}, {"no-mm-use-after-free": H, "no-deadlock": H}),
+    ("5.10+", 3, {"exit": "may_exit"}, {"no-mm-use-after-free": H, "no-deadlock": H}),
+    ("pre-5.10", 2, {"exit": "may_exit"}, {"no-mm-use-after-free": H}),
+    ("no-mmgrab", 2, {}, {"no-mm-use-after-free": 11, "no-deadlock": H}),
+    ("no-mmgrab", 3, {}, {"no-mm-use-after-free": 11, "no-deadlock": H}),
 ]
 
 
@@ -125,7 +130,8 @@ def test_olegs_race_written_by_hand() -> None:
 
 
 def test_every_step_names_its_kernel_file_and_function() -> None:
-    for v in ("5.10+", "pre-5.10", "v1", "no-recopy", "flag-no-mutex", "early-flag", "oom-sketch"):
+    for v in ("5.10+", "pre-5.10", "v1", "no-recopy", "flag-no-mutex", "early-flag", "oom-sketch",
+              "no-mmgrab"):
         for a in _model(v, 2).actions:
             assert a.func and a.file.endswith(".c") and a.step
 
@@ -138,3 +144,30 @@ def test_variants_differ_where_the_kernel_did() -> None:
     assert "flag" in v1_mm.step
     assert "sharers-killed" in _model("oom-sketch", 2).properties
     assert "sharers-killed" not in _model("5.10+", 2).properties
+
+
+def test_writer_without_mmgrab_walks_with_a_freed_mm() -> None:
+    # no-mmgrab: the parent and the child exit between the writer's decision and its walk
+    m = _model("no-mmgrab", 2)
+    r = _check(m)["no-mm-use-after-free"]
+    states = _replay(m, r.trace)
+    assert not evaluate(m, m.properties["no-mm-use-after-free"].expr, states[-1])
+    funcs = [s.func for s in r.trace.steps]
+    assert funcs[-1] == "__set_oom_adj" and funcs[-3:-1] == ["exit_mm", "exit_mm"]
+    # the same interleaving on 5.10+: the writer's mmgrab keeps mm_count up, the walk is safe
+    steps = ["copy_signal_clone(c=1)", "copy_mm(c=1)", "link(c=1)", "copy_oom_score_adj(c=1)",
+             "kernel_clone(c=1)", "set_oom_adj_lock(w=0, t=1)", "set_oom_adj_decide(w=0)",
+             "set_oom_adj_write(w=0)", "exit_mm(t=0)", "exit_mm(t=1)",
+             "set_oom_adj_walk(w=0, p=0)", "set_oom_adj_walk(w=0, p=1)", "set_oom_adj_unlock(w=0)"]
+    m2 = _model("5.10+", 2, exit="may_exit")
+    s2 = _follow(m2, steps)
+    assert s2[("uaf", None)] == 0 and s2[("exited", 0)] == s2[("exited", 1)] == 1
+    assert _follow(_model("no-mmgrab", 2), steps[:11])[("uaf", None)] == 1
+
+
+def test_exit_knob_defaults_keep_the_old_model() -> None:
+    m = _model("5.10+", 2)
+    assert "exit_mm" not in [a.name for a in m.actions]
+    assert "no-mm-use-after-free" not in m.properties
+    with pytest.raises(ModelError, match="oom_kill"):
+        _model("5.10+", 2, exit="may_exit", oom_kill="loop")

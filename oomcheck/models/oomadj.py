@@ -21,8 +21,22 @@ What is abstracted, and why:
 - `oom_score_adj_min` follows `oom_score_adj` everywhere the kernel writes them together.
 - Each locked section is one step; `__set_oom_adj`'s walk is one step per task (RCU, task_lock
   of that task), so clone steps interleave with it.
-- Exit is not modeled: no task drops its mm, so "no use of an mm after it is freed" is not a
-  property here (`__set_oom_adj` pins the mm with mmgrab under task_lock before the walk).
+- Exit (knob `exit`, default none): with `may_exit`, the parent (not while it clones or waits
+  for a vfork child) and a finished clone(CLONE_VM) child may run exit_mm (kernel/exit.c): under
+  task_lock it sets task->mm = NULL, then mmput drops its mm_users reference. mm_users is the
+  number of tasks past copy_mm that have not exited; mm_count is 1 while mm_users > 0 plus one
+  per mmgrab held by a writer, so the mm is freed (__mmput -> exit_mmap, then the last mmdrop
+  -> __mmdrop) exactly when both are gone. Once freed it stays freed: nobody can mmget it again
+  (only the parent clones, and it cannot after its own exit). exit_mm's lazy-TLB mm_count
+  reference (mmgrab_lazy_tlb, dropped at the task's last context switch) only delays the free
+  and is folded into the exit step. vfork children do not exit (that would complete vfork_done
+  and wake the parent, which this model keeps blocked). `exit` is not combined with `oom_kill`:
+  __oom_kill_process takes its own mmgrab before its sharer loop ("Get a reference to safely
+  compare mm after task_unlock(victim)", mm/oom_kill.c) and drops it after the loop, so that
+  loop never compares a freed mm; modeling it adds a counter and no verdict.
+- `pin` (default mmgrab): whether `__set_oom_adj` pins the mm it will walk with mmgrab under
+  task_lock (and mmdrop after the walk), as every kernel since 44a70adec910 does, or keeps a
+  bare pointer across task_unlock (hypothetical bug).
 - A vfork parent stays blocked in wait_for_vfork_done (the child never execs or exits), so it
   clones nothing more.
 """
@@ -31,11 +45,13 @@ from __future__ import annotations
 
 from ..checker.lang import (
     BOOL,
+    FALSE,
     TRUE,
     Enum,
     Expr,
     IntType,
     Model,
+    ModelError,
     Param,
     exists,
     forall,
@@ -92,9 +108,14 @@ KNOBS: dict[str, tuple[str, ...]] = {
     "oom_kill": ("none", "loop", "flag"),
     # how many /proc writers (writer w writes the value w + 1)
     "writers": ("1", "2"),
+    # whether tasks may exit (exit_mm, mmput; the mm freed when mm_users and mm_count reach 0)
+    "exit": ("none", "may_exit"),
+    # whether __set_oom_adj pins the mm it walks with mmgrab/mmdrop or keeps a bare pointer
+    "pin": ("mmgrab", "none"),
 }
 DEFAULT_KNOBS = {"walk_test": "flag", "flag_at": "copy_oom_score_adj", "flag_lock": "mutex",
-                 "recopy": "yes", "flag_cond": "vm-only", "oom_kill": "none", "writers": "1"}
+                 "recopy": "yes", "flag_cond": "vm-only", "oom_kill": "none", "writers": "1",
+                 "exit": "none", "pin": "mmgrab"}
 # tasks: the processes, the parent and its children
 SIZES = {"tasks": (3, 2, 4)}
 
@@ -130,6 +151,16 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
                  doc="the value of the last write whose target is not a vfork child")
     leak = m.var("leak", BOOL, init=0,
                  doc="a write aimed at a vfork child changed another task's value")
+    may_exit = knobs["exit"] == "may_exit"
+    pin = knobs["pin"] == "mmgrab"
+    if may_exit and knobs["oom_kill"] != "none":
+        raise ModelError("knob exit=may_exit cannot be combined with oom_kill: the OOM sharer loop "
+                         "pins the mm itself (mmgrab in __oom_kill_process), see the model docstring")
+    exited = m.array("exited", TASK, BOOL, init=0,
+                     doc="exit_mm done: task->mm = NULL, its mm_users reference dropped") \
+        if may_exit else None
+    uaf = m.var("uaf", BOOL, init=0,
+                doc="a writer's walk went on with an mm that had been freed") if may_exit else None
 
     def linked(p: Param | int | Expr) -> Expr:
         s = stage[p]
@@ -143,6 +174,19 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
     def in_flight(p: Param | int) -> Expr:
         s = stage[p]
         return (s == Stage.SIGNAL) | (s == Stage.MM) | (s == Stage.LINKED) | (s == Stage.RETURNED)
+
+    def live(p: Param | int) -> Expr:
+        """The task holds an mm_users reference: past copy_mm and not yet through exit_mm."""
+        return has_mm(p) & ~exited[p] if exited is not None else has_mm(p)
+
+    def grabbed(w: Param | int) -> Expr:
+        """The writer holds an mm_count reference (mmgrab, until the mmdrop after its walk)."""
+        if not pin:
+            return FALSE
+        return walk[w] & ((wpc[w] == WriterPC.DECIDED) | (wpc[w] == WriterPC.WALK))
+
+    # mm_users == 0 (every holder exited: __mmput ran) and mm_count == 0 (no grab left): freed
+    freed = forall(TASK, lambda q: ~live(q)) & forall(WRITER, lambda w: ~grabbed(w))
 
     cloning = exists(TASK, lambda c: in_flight(c))
     vfork_waiting = exists(TASK, lambda c: (stage[c] == Stage.DONE) & (kind[c] == Kind.VFORK))
@@ -176,7 +220,8 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
                  "oom_score_adj (and _min) from current, without the mutex",
             guard=lambda c: (stage[c] == Stage.UNBORN)
             & forall(TASK, lambda q: implies(q < c, stage[q] != Stage.UNBORN))
-            & ~cloning & ~vfork_waiting & (~killed[0] if oom else TRUE),  # type: ignore[index]
+            & ~cloning & ~vfork_waiting & (~killed[0] if oom else TRUE)  # type: ignore[index]
+            & (~exited[0] if exited is not None else TRUE),
             updates=lambda c, k=k: {stage[c]: Stage.SIGNAL, kind[c]: k, adj[c]: adj[0]},
         )
     in_mm = knobs["flag_at"] == "copy_mm"
@@ -237,17 +282,22 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
     if knobs["walk_test"] == "flag":
         test = flag
         test_name = "the mm has the flag"
-    else:
+    elif exited is None:
         test = exists(TASK, lambda q: (q != 0) & has_mm(q))
+        test_name = "atomic_read(&mm->mm_users) > 1"
+    else:
+        test = exists(TASK, lambda q: exists(TASK, lambda r: (q < r) & live(q) & live(r)))
         test_name = "atomic_read(&mm->mm_users) > 1"
     m.action(
         "set_oom_adj_decide", func="__set_oom_adj", file="fs/proc/base.c", actor=WRITER,
         params={"w": WRITER},
-        step=f"if !task->vfork_done: find_lock_task_mm(task); walk if {test_name} "
-             "(mmgrab the mm); task_unlock",
+        step=f"if !task->vfork_done: find_lock_task_mm(task) (NULL once the task ran exit_mm); "
+             f"walk if {test_name}: mm = p->mm" + ("; mmgrab(mm)" if pin else " (no mmgrab)")
+             + "; task_unlock",
         guard=lambda w: wpc[w] == WriterPC.LOCKED,
         updates=lambda w: {wpc[w]: WriterPC.DECIDED,
-                           walk[w]: ~vfork_done[target[w]] & test},
+                           walk[w]: ~vfork_done[target[w]] & test
+                           & (~exited[target[w]] if exited is not None else TRUE)},
     )
     m.action(
         "set_oom_adj_write", func="__set_oom_adj", file="fs/proc/base.c", actor=WRITER,
@@ -259,7 +309,10 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
     )
 
     def updated(w: Param, p: Param) -> Expr:
-        return (p != target[w]) & linked(p) & ~vfork_done[p]
+        # process_shares_mm(p, mm) is false for a task whose threads all ran exit_mm (no p->mm)
+        return (p != target[w]) & linked(p) & ~vfork_done[p] \
+            & (~exited[p] if exited is not None else TRUE)
+
 
     m.action(
         "set_oom_adj_walk", func="__set_oom_adj", file="fs/proc/base.c", actor=WRITER,
@@ -271,15 +324,31 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
             cursor[w]: cursor[w] + 1,
             adj[p]: ite(updated(w, p), value(w), adj[p]),
             leak: leak | (updated(w, p) & (kind[target[w]] == Kind.VFORK)),
+            # the target's thread group is skipped before process_shares_mm sees the mm
+            **({uaf: uaf | (freed & (p != target[w]))} if uaf is not None else {}),
         },
     )
     m.action(
         "set_oom_adj_unlock", func="__set_oom_adj", file="fs/proc/base.c", actor=WRITER,
         params={"w": WRITER},
-        step="rcu_read_unlock, mmdrop (if walked); mutex_unlock(&oom_adj_mutex)",
+        step="rcu_read_unlock, " + ("mmdrop (if walked)" if pin else "no mmdrop")
+             + "; mutex_unlock(&oom_adj_mutex)",
         guard=lambda w: (wpc[w] == WriterPC.WALK) & (~walk[w] | (cursor[w] == n)),
         updates=lambda w: {wpc[w]: WriterPC.DONE, mutex: 0},
     )
+
+    # ---- exit (knob exit) ----------------------------------------------------------------
+    if exited is not None:
+        m.actor("exit", "exiting task")
+        m.action(
+            "exit_mm", func="exit_mm", file="kernel/exit.c", actor="exit", params={"t": TASK},
+            step="do_exit -> exit_mm: task_lock(current); current->mm = NULL; task_unlock; "
+                 "mmput(mm): the last mm_users reference runs __mmput (exit_mmap) and mmdrop, "
+                 "which frees the mm unless someone holds an mmgrab",
+            guard=lambda t: (stage[t] == Stage.DONE) & ~exited[t] & (kind[t] != Kind.VFORK)
+            & implies(t == 0, ~cloning & ~vfork_waiting),
+            updates=lambda t: {exited[t]: 1},
+        )
 
     # ---- the OOM killer's sharer loop (knob oom_kill) ------------------------------------
     oom_done: Expr = TRUE
@@ -356,5 +425,14 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
         "a write aimed at a vfork child changes no other task (\"vfork wants its own "
         "oom_score_adj\", the comment in __set_oom_adj)",
     )
+    if uaf is not None:
+        m.invariant(
+            "no-mm-use-after-free",
+            ~uaf,
+            "no writer's walk runs on with the mm it took under task_lock after that mm was freed "
+            "(it hands the pointer to process_shares_mm, whose compare would match a process "
+            "whose new mm reused the address: the \"pin the mm so it doesn't go away and get "
+            "reused after task_unlock\" comment in __set_oom_adj)",
+        )
     m.no_deadlock("no-deadlock", "some step is enabled until the writers and clones are done")
     return m
