@@ -28,6 +28,8 @@ from .checker.explicit import Limits
 from .checker.lang import Expr, Model, ModelError
 from .checker.render import result_text, results_json, trace_dot
 from .checker.trace import Result
+from .cli_export import add_parsers as add_export_parsers
+from .cli_export import run as run_export
 from .cli_simulate import add_parsers as add_simulate_parsers
 from .cli_simulate import run as run_simulate
 from .models import MODELS
@@ -87,6 +89,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list models, variants, properties and sizes")
 
     add_simulate_parsers(sub)
+    add_export_parsers(sub)
 
     v = sub.add_parser("verify", help="run the spec catalog and compare with expected verdicts")
     v.add_argument("specs", nargs="*", type=Path, help="spec TOML files (default: spec/*.toml)")
@@ -110,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_list()
         if args.cmd in ("simulate", "contention"):
             return run_simulate(args)
+        if args.cmd == "export":
+            return run_export(args)
         return cmd_verify(args)
     except UsageError as e:
         print(f"oomcheck: usage error: {e} (see 'oomcheck --help')", file=sys.stderr)
