@@ -472,7 +472,10 @@ class _Writer:
         inits = initial_states(m)
         decls, init_body = self._state(inits)
         final = x.show(x.simp(m.final), pure=False)
-        prop_lines, runs = self._properties()
+        # A never claim also watches the declared state and init's steps; until init is done,
+        # it must see every property as satisfied and no goal as reached.
+        ready = _unique("init_done", self.taken) if init_body else None
+        prop_lines, runs = self._properties(ready)
         n_proc = len(procs) + (1 if any(p.kind == "deadlock" for p in self.props) else 0)
         if n_proc > MAX_PROCESSES:
             raise ModelError(f"{n_proc} processes: more than SPIN's limit; use fewer sizes")
@@ -486,6 +489,8 @@ class _Writer:
         out.append(f"#define FINAL {_paren(final)}")
         out.append("")
         out.extend(decls)
+        if ready:
+            out.append(f"bit {ready} = 0;  /* set by init once the initial state is chosen */")
         if self.temps:
             out.append("")
             out.append("/* temporaries of simultaneous assignments and range checks (not state) */")
@@ -500,6 +505,7 @@ class _Writer:
             out.append("  atomic {")
             out.extend("    " + ln for ln in init_body)
             out.extend(f"    run {_proc_name(p)}();" for p in procs)
+            out.append(f"    {ready} = 1")
             out.append("  }")
             out.append("}")
             out.append("")
@@ -597,7 +603,7 @@ class _Writer:
         opts = ["if"]
         for st in inits:
             assigns = [f"{self._slot(s)} = {self._val(m.vars[s[0]].type, st[s])}" for s in varying]
-            opts.append(":: " + "; ".join(assigns))
+            opts.append(":: d_step { " + "; ".join(assigns) + " }")
         opts.append("fi;")
         body = [*prologue, f"/* {len(inits)} initial states */", *opts]
         return decls, body
@@ -608,7 +614,7 @@ class _Writer:
     def _val(self, t: Type, v: int) -> str:
         return self.x.const(Const(v, t if isinstance(t, EnumType) else None))
 
-    def _properties(self) -> tuple[list[str], dict[str, PanRun]]:
+    def _properties(self, ready: str | None) -> tuple[list[str], dict[str, PanRun]]:
         x = self.x
         out: list[str] = []
         runs: dict[str, PanRun] = {}
@@ -619,6 +625,8 @@ class _Writer:
                 continue
             name = _unique(_sanitize(p.name), claims)
             q = x.show(x.simp(p.expr), pure=True) if p.expr is not None else "1"
+            if ready:
+                q = f"(!{ready} || {q})" if p.kind == "invariant" else f"({ready} && {q})"
             if p.kind == "invariant":
                 formula = f"[] {_paren(q)}"
                 runs[p.name] = PanRun(p.name, p.kind, ("-DSAFETY",), ("-N", name))
@@ -627,6 +635,7 @@ class _Writer:
                 runs[p.name] = PanRun(p.name, p.kind, (), ("-a", "-f", "-N", name))
             elif p.kind == "leads_to":
                 pre = x.show(x.simp(p.pre), pure=True) if p.pre is not None else "1"
+                pre = f"({ready} && {pre})" if ready else pre
                 formula = f"[] ({_paren(pre)} -> <> {_paren(q)})"
                 runs[p.name] = PanRun(p.name, p.kind, (), ("-a", "-f", "-N", name))
             else:
