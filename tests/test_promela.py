@@ -12,7 +12,7 @@ import pytest
 
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
 from oomcheck.checker.engines import Options, run
-from oomcheck.checker.lang import BOOL, IntType, Model, ModelError
+from oomcheck.checker.lang import BOOL, IntType, Model, ModelError, implies
 from oomcheck.cli import EXIT_OK, EXIT_USAGE, main
 from oomcheck.export.promela import SpinSession, spin_available, to_promela
 
@@ -89,6 +89,19 @@ def swap_model() -> Model:
     return m
 
 
+def index_model() -> Model:
+    """a[i] = 1 and i = 1 - i in one step: the index is the old i (a sequential translation
+    that moved i first would set a[1] first and break the invariant)."""
+    m = Model("index")
+    m.domain("d", 2)
+    i = m.var("i", IntType(0, 1), init=0)
+    a = m.array("a", "d", BOOL, init=0)
+    m.action("set", func="set", file="t.c", actor="a", guard=a[i] == 0,
+             updates={i: 1 - i, a[i]: 1})
+    m.invariant("in-order", implies(a[1] == 1, a[0] == 1), "a[0] is set first")
+    return m
+
+
 def counter_model(hi: int, limit: int) -> Model:
     m = Model("counter")
     c = m.var("c", IntType(0, hi), init=0)
@@ -125,6 +138,11 @@ def test_simultaneous_update_uses_a_temporary() -> None:
     assert "nv__x = y" in text or "nv__y = x" in text
 
 
+def test_computed_index_is_read_before_the_step() -> None:
+    text = to_promela(index_model(), []).text
+    assert "ix__a = i" in text and "a[ix__a] = 1" in text
+
+
 def test_range_assert_only_where_a_value_can_leave_the_type() -> None:
     assert "assert" not in to_promela(swap_model(), []).text  # y and x are 0..1 already
     text = to_promela(counter_model(3, 9), []).text
@@ -149,12 +167,13 @@ def test_single_layout_refuses_liveness() -> None:
 @needs_spin
 @pytest.mark.parametrize("make", [
     swap_model,
+    index_model,
     lambda: counter_model(3, 3),
     lambda: counter_model(3, 2),  # stops at 2, not final: deadlock
     lambda: fairness_model(True),
     lambda: fairness_model(False),  # tick forever, go never taken: violated
     lonely_unfair_model,  # nothing fair enabled: may stay forever: violated
-], ids=["swap", "final", "deadlock", "fair-go", "unfair-go", "lonely-unfair"])
+], ids=["swap", "index", "final", "deadlock", "fair-go", "unfair-go", "lonely-unfair"])
 def test_spin_agrees_with_our_engine_on_small_models(make, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     m = make()
     props = list(m.properties)

@@ -400,11 +400,12 @@ class _Writer:
         pre: list[str] = []
         direct: list[str] = []
         post: list[str] = []
+        used: set[str] = set()
         for j, (lhs, rhs) in enumerate(ups):
             others = slots[:j] + slots[j + 1:]
             name = targets[j]
             t = x.type_of(name)
-            lhs_s = self._lhs_text(lhs, pre, slots)
+            lhs_s = self._lhs_text(lhs, pre, slots, used)
             if isinstance(t, BoolType):
                 rhs = x.fold("b2i", [rhs])
                 check = None
@@ -420,8 +421,8 @@ class _Writer:
             if check is None and not _overlap(x.reads(rhs), others):
                 direct.append(f"{lhs_s} = {rhs_s}")
                 continue
-            tmp = self._temp(f"nv__{self.names[name]}" + (f"_{_const_index(lhs)}" if
-                                                          isinstance(lhs, Index) else ""), name)
+            k = _const_index(lhs) if isinstance(lhs, Index) else None
+            tmp = self._temp(f"nv__{self.names[name]}" + ("" if k is None else f"_{k}"), name, used)
             pre.append(f"{tmp} = {rhs_s}")
             if check is not None:
                 pre.append(f"assert(({tmp} >= {_num(check[0])}) && ({tmp} <= {_num(check[1])}))")
@@ -438,8 +439,8 @@ class _Writer:
             raise ModelError(f"index {i.value} out of range for {lhs.array}")
         return Index(lhs.array, i)
 
-    def _lhs_text(self, lhs: LValue, pre: list[str],
-                  written: list[tuple[str, int | None]]) -> str:
+    def _lhs_text(self, lhs: LValue, pre: list[str], written: list[tuple[str, int | None]],
+                  used: set[str]) -> str:
         if isinstance(lhs, Var):
             return self.names[lhs.name]
         if isinstance(lhs.index, Const):
@@ -447,16 +448,20 @@ class _Writer:
         # a computed index is read in the state before the step, like the right sides
         idx = self.x.show(lhs.index, pure=False)
         if _overlap(self.x.reads(lhs.index), written):
-            tmp = self._temp(f"ix__{self.names[lhs.array]}", lhs.array)
+            tmp = self._temp(f"ix__{self.names[lhs.array]}", lhs.array, used)
             pre.append(f"{tmp} = {idx}")
             idx = tmp
         return f"{self.names[lhs.array]}[{idx}]"
 
-    def _temp(self, want: str, var: str) -> str:
-        if want in self.temps:
-            return want
-        name = _unique(want, self.taken)
+    def _temp(self, want: str, var: str, used: set[str]) -> str:
+        """A hidden temporary for var, distinct from those this step already uses (steps
+        share them: each step writes its temporaries before it reads them)."""
+        name, k = want, 2
+        while name in used or (name in self.taken and name not in self.temps):
+            name, k = f"{want}_{k}", k + 1
+        self.taken.add(name)
         self.temps[name] = var
+        used.add(name)
         return name
 
     # -- the whole file ------------------------------------------------------------------------
@@ -538,7 +543,7 @@ class _Writer:
             if a is not last:
                 last = a
                 who = self.model.actor_names.get(a.actor, a.actor)
-                pending = ["", f"/* ---- {a.name}: {a.func} ({a.file}), by the {who}",
+                pending = ["", f"/* ---- {a.name}: {a.func} ({a.file}); actor: {who}",
                            *_comment(a.step), " */"]
             body = steps[inst.id]
             label = inst.label + ("" if a.fair else "  [not fair]")
