@@ -34,7 +34,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from oomcheck.catalog import build_variant, default_catalogs, model_for, resolve_variant
+from oomcheck.catalog import (
+    Catalog,
+    Expectation,
+    build_variant,
+    default_catalogs,
+    model_for,
+    resolve_variant,
+)
 from oomcheck.checker.engines import Options, run
 from oomcheck.checker.explicit import Limits
 from oomcheck.checker.lang import Model, ModelError
@@ -70,6 +77,7 @@ class Cell:
     flags: str
     compile_s: float | None
     run_s: float | None
+    cpu_s: float | None
     states: int | None
     peak_mb: float | None
     verdict: str
@@ -98,7 +106,8 @@ def oomcheck_cell(row: Row, timeout: float) -> Cell:
     except (ValueError, KeyError, IndexError):
         verdict = "error: " + (r.output.strip().splitlines() or ["no output"])[-1][:80]
         states = None
-    return Cell("oomcheck", "explicit", None, r.seconds, states, r.peak_kb / 1024, verdict)
+    return Cell("oomcheck", "explicit", None, r.seconds, r.cpu_seconds, states, r.peak_kb / 1024,
+                verdict)
 
 
 def spin_cells(model: Model, row: Row, our_states: int | None, timeout: float,
@@ -123,7 +132,7 @@ def spin_cells(model: Model, row: Row, our_states: int | None, timeout: float,
             flags = f"{opt} {flags} {' '.join(r.args)}".strip()
             verdict = r.verdict + (f" ({r.reason[:60]})" if r.reason and r.verdict != "violated"
                                    else "")
-            out.append(Cell("spin", flags, compile_s, r.run_seconds, r.states,
+            out.append(Cell("spin", flags, compile_s, r.run_seconds, r.cpu_seconds, r.states,
                             r.peak_kb / 1024, verdict))
     return out
 
@@ -133,12 +142,13 @@ def fmt(x: float | int | None, spec: str) -> str:
 
 
 def print_table(results: list[tuple[Row, list[Cell]]]) -> None:
-    head = ("row", "tool", "flags", "compile s", "run s", "states", "peak MB", "verdict")
+    head = ("row", "tool", "flags", "compile s", "run s", "cpu s", "states", "peak MB", "verdict")
     lines = []
     for row, cells in results:
         for c in cells:
             lines.append((row.label, c.tool, c.flags, fmt(c.compile_s, ".2f"), fmt(c.run_s, ".2f"),
-                          fmt(c.states, ","), fmt(c.peak_mb, ".0f"), c.verdict))
+                          fmt(c.cpu_s, ".2f"), fmt(c.states, ","), fmt(c.peak_mb, ".0f"),
+                          c.verdict))
     widths = [max(len(h), *(len(ln[i]) for ln in lines)) for i, h in enumerate(head)]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
@@ -153,17 +163,20 @@ def bench(rows: list[Row], timeout: float, opt: str) -> int:
               "printing oomcheck's column only", file=sys.stderr)
     results = []
     for row in rows:
+        model, _ = model_for(row.model, row.variant, None, row.sizes, row.knobs)
+        row.sizes = dict(model.sizes)  # the defaults made explicit, for both tools and the label
+        model.select([row.prop])  # an unknown property is one clear error, before any run
         print(f"vs_spin: {row.label}", file=sys.stderr, flush=True)
         ours = oomcheck_cell(row, timeout)
         cells = [ours]
         if not missing:
-            model, _ = model_for(row.model, row.variant, None, row.sizes, row.knobs)
             cells += spin_cells(model, row, ours.states, timeout, opt)
         results.append((row, cells))
     print_table(results)
     print()
-    print(f"SPIN {spin_version()}; gcc {opt}; pan -m<depth> -w<log2 of about twice our states>; "
-          "run s and peak MB are pan's (spin's column) or oomcheck check's as a subprocess.")
+    print(f"SPIN {spin_version()}; gcc {opt}; pan -m<depth> -w<log2 of about twice our states>. "
+          "run s (wall), cpu s (user+sys) and peak MB are pan's, or oomcheck check's as a "
+          "subprocess; compile s is spin -a + gcc.")
     return 0
 
 
@@ -179,7 +192,7 @@ def spin_version() -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def check_verdicts(timeout: float, opt: str, reduce: bool) -> int:
+def check_verdicts(timeout: float, opt: str, reduce: bool, all_sizes: bool) -> int:
     missing = spin_available()
     if missing:
         print(f"vs_spin: {missing} not found (apt-get install spin gcc); nothing to compare",
@@ -189,35 +202,9 @@ def check_verdicts(timeout: float, opt: str, reduce: bool) -> int:
     n = 0
     for cat in default_catalogs():
         for ex in cat.expect:
-            sizes = {k: min(v) for k, v in ex.sizes.items()}
-            variant = resolve_variant(cat, ex.variant)
-            model = build_variant(variant, sizes, ex.knobs, cat)
-            label = (f"{cat.model} {ex.variant} "
-                     + " ".join(f"{k}={v}" for k, v in {**sizes, **ex.knobs}.items()))
-            props = model.select(list(ex.verdicts))
-            ours = {r.property: r.verdict for r in
-                    run(model, props, Options("explicit", limits=Limits(max_seconds=timeout)))}
-            spin = {}
-            for group in ([p for p in props if p.is_liveness],
-                          [p for p in props if not p.is_liveness]):
-                if not group:
-                    continue
-                with tempfile.TemporaryDirectory(prefix="vs_spin_") as d:
-                    s = SpinSession(to_promela(model, group), Path(d), opt=opt, reduce=reduce,
-                                    timeout=timeout)
-                    for p in group:
-                        r = s.check(p.name, max_depth=1_000_000, hash_bits=20)
-                        spin[p.name] = (r.verdict, r.reason)
-            for p in props:
-                n += 1
-                want, our = ex.verdicts[p.name], ours[p.name]
-                got, why = spin[p.name]
-                mark = "" if got == want == our else "   <-- differs"
-                print(f"{label:70} {p.name:28} catalog {want:8} oomcheck {our:8} spin {got}"
-                      f"{mark}", flush=True)
-                if mark:
-                    diffs.append(f"{label}: {p.name}: catalog {want}, oomcheck {our}, "
-                                 f"spin {got} {why}")
+            points = ex.size_points() if all_sizes else [{k: min(v) for k, v in ex.sizes.items()}]
+            for sizes in points:
+                n += compare_row(cat, ex, sizes, timeout, opt, reduce, diffs)
     print()
     flags = f"gcc {opt}" + ("" if reduce else " -DNOREDUCE")
     if diffs:
@@ -227,6 +214,39 @@ def check_verdicts(timeout: float, opt: str, reduce: bool) -> int:
         return 1
     print(f"all {n} verdicts agree: catalog, oomcheck and SPIN {spin_version()} ({flags})")
     return 0
+
+
+def compare_row(cat: Catalog, ex: Expectation, sizes: dict[str, int], timeout: float, opt: str,
+                reduce: bool, diffs: list[str]) -> int:
+    """One catalog row at one size point: print each property's three verdicts; return how many."""
+    model = build_variant(resolve_variant(cat, ex.variant), sizes, ex.knobs, cat)
+    label = f"{cat.model} {ex.variant} " + " ".join(f"{k}={v}" for k, v in {**sizes, **ex.knobs}.items())
+    props = model.select(list(ex.verdicts))
+    try:
+        ours = {r.property: r.verdict for r in
+                run(model, props, Options("explicit", limits=Limits(max_seconds=timeout)))}
+    except ModelError as e:
+        ours = {p.name: f"error ({e})" for p in props}
+    spin: dict[str, tuple[str, str]] = {}
+    # liveness needs one process per fair instance; safety is checked on the one-process export
+    for group in ([p for p in props if p.is_liveness], [p for p in props if not p.is_liveness]):
+        if not group:
+            continue
+        with tempfile.TemporaryDirectory(prefix="vs_spin_") as d:
+            s = SpinSession(to_promela(model, group), Path(d), opt=opt, reduce=reduce,
+                            timeout=timeout)
+            for p in group:
+                r = s.check(p.name, max_depth=1_000_000, hash_bits=20)
+                spin[p.name] = (r.verdict, r.reason)
+    for p in props:
+        want, our = ex.verdicts[p.name], ours[p.name]
+        got, why = spin[p.name]
+        mark = "" if got == want == our else "   <-- differs"
+        print(f"{label:70} {p.name:28} catalog {want:8} oomcheck {our:8} spin {got}{mark}",
+              flush=True)
+        if mark:
+            diffs.append(f"{label}: {p.name}: catalog {want}, oomcheck {our}, spin {got} {why}")
+    return len(props)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,27 +259,33 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument(f"--{s}", type=int, nargs="+", help=f"{s} values (one row each)")
     p.add_argument("--knob", action="append", default=[], metavar="K=V")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per tool run")
-    p.add_argument("--cc-opt", default="-O2", help="gcc optimisation for pan (default -O2)")
+    p.add_argument("--cc-opt", help="gcc optimisation for pan (default -O2; -O0 with "
+                   "--check-verdicts, whose models are small and compile time dominates)")
     p.add_argument("--check-verdicts", action="store_true",
                    help="every catalog row at its smallest sizes: SPIN's verdicts against ours")
     p.add_argument("--no-reduce", action="store_true",
                    help="with --check-verdicts: compile pan with -DNOREDUCE")
+    p.add_argument("--all-sizes", action="store_true",
+                   help="with --check-verdicts: every size point of each row, not the smallest")
     a = p.parse_args(argv)
     try:
         if a.check_verdicts:
-            return check_verdicts(min(a.timeout, 300.0), a.cc_opt if a.cc_opt != "-O2" else "-O0",
-                                  not a.no_reduce)
+            return check_verdicts(min(a.timeout, 600.0), a.cc_opt or "-O0", not a.no_reduce,
+                                  a.all_sizes)
+        opt = a.cc_opt or "-O2"
         if a.model is None:
-            return bench(default_rows(), a.timeout, a.cc_opt)
+            return bench(default_rows(), a.timeout, opt)
         if a.variant is None or not a.property:
             p.error("--model needs --variant and at least one --property")
-        knobs = dict(k.split("=", 1) for k in a.knob if "=" in k)
+        if any("=" not in k for k in a.knob):
+            p.error("--knob takes NAME=VALUE")
+        knobs = dict(k.split("=", 1) for k in a.knob)
         size_lists = {s: getattr(a, s) for s in SIZE_OPTIONS if getattr(a, s)}
         points = [{}]
         for s, vals in size_lists.items():
             points = [{**pt, s: v} for pt in points for v in vals]
         rows = [Row(a.model, a.variant, pt, knobs, prop) for pt in points for prop in a.property]
-        return bench(rows, a.timeout, a.cc_opt)
+        return bench(rows, a.timeout, opt)
     except ModelError as e:
         print(f"vs_spin: error: {e}", file=sys.stderr)
         return 2

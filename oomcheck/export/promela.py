@@ -713,6 +713,7 @@ class Measured:
     output: str
     seconds: float
     peak_kb: int  # the child's peak resident set size (wait4's ru_maxrss)
+    cpu_seconds: float = 0.0  # the child's user + system time (steadier than wall on a busy box)
     timed_out: bool = False
 
 
@@ -735,7 +736,7 @@ def run_measured(cmd: list[str], cwd: Path | None = None, timeout: float | None 
         out.seek(0)
         text = out.read().decode(errors="replace")
     killed = p.returncode < 0 and timeout is not None and el >= timeout
-    return Measured(p.returncode, text, el, int(ru.ru_maxrss), killed)
+    return Measured(p.returncode, text, el, int(ru.ru_maxrss), ru.ru_utime + ru.ru_stime, killed)
 
 
 @dataclass
@@ -748,6 +749,7 @@ class SpinRun:
     depth: int | None
     compile_seconds: float
     run_seconds: float
+    cpu_seconds: float
     peak_kb: int
     cflags: tuple[str, ...]
     args: tuple[str, ...]
@@ -814,8 +816,8 @@ class SpinSession:
         verdict, reason = pan_verdict(run.kind, r)
         return SpinRun(prop, verdict, reason, _int(r"(\d+) states, stored", r.output),
                        _int(r"(\d+) transitions", r.output),
-                       _int(r"depth reached (\d+)", r.output), compile_s, r.seconds, r.peak_kb,
-                       flags, args, r.output)
+                       _int(r"depth reached (\d+)", r.output), compile_s, r.seconds,
+                       r.cpu_seconds, r.peak_kb, flags, args, r.output)
 
 
 def _int(pattern: str, text: str) -> int | None:
