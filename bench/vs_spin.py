@@ -111,7 +111,7 @@ def oomcheck_cell(row: Row, timeout: float) -> Cell:
 
 
 def spin_cells(model: Model, row: Row, our_states: int | None, timeout: float,
-               opt: str) -> list[Cell]:
+               opt: str, extra: tuple[str, ...]) -> list[Cell]:
     props = model.select([row.prop])
     pml = to_promela(model, props)
     # hash table: 2^w slots, about twice the states; DFS stack: grown tenfold if pan says so
@@ -119,7 +119,8 @@ def spin_cells(model: Model, row: Row, our_states: int | None, timeout: float,
     out = []
     for reduce in (True, False):
         with tempfile.TemporaryDirectory(prefix="vs_spin_") as d:
-            s = SpinSession(pml, Path(d), opt=opt, reduce=reduce, timeout=timeout)
+            s = SpinSession(pml, Path(d), opt=opt, reduce=reduce, timeout=timeout,
+                            extra_cflags=extra)
             depth = 1_000_000
             compile_s = 0.0
             while True:
@@ -156,7 +157,7 @@ def print_table(results: list[tuple[Row, list[Cell]]]) -> None:
         print("| " + " | ".join(x.ljust(w) for x, w in zip(ln, widths, strict=True)) + " |")
 
 
-def bench(rows: list[Row], timeout: float, opt: str) -> int:
+def bench(rows: list[Row], timeout: float, opt: str, extra: tuple[str, ...] = ()) -> int:
     missing = spin_available()
     if missing:
         print(f"vs_spin: {missing} not found (apt-get install spin gcc); "
@@ -170,7 +171,7 @@ def bench(rows: list[Row], timeout: float, opt: str) -> int:
         ours = oomcheck_cell(row, timeout)
         cells = [ours]
         if not missing:
-            cells += spin_cells(model, row, ours.states, timeout, opt)
+            cells += spin_cells(model, row, ours.states, timeout, opt, extra)
         results.append((row, cells))
     print_table(results)
     print()
@@ -261,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per tool run")
     p.add_argument("--cc-opt", help="gcc optimisation for pan (default -O2; -O0 with "
                    "--check-verdicts, whose models are small and compile time dominates)")
+    p.add_argument("--spin-cflags", default="", metavar="FLAGS",
+                   help="more gcc flags for pan, e.g. \"-DCOLLAPSE\" (state compression)")
     p.add_argument("--check-verdicts", action="store_true",
                    help="every catalog row at its smallest sizes: SPIN's verdicts against ours")
     p.add_argument("--no-reduce", action="store_true",
@@ -273,8 +276,9 @@ def main(argv: list[str] | None = None) -> int:
             return check_verdicts(min(a.timeout, 600.0), a.cc_opt or "-O0", not a.no_reduce,
                                   a.all_sizes)
         opt = a.cc_opt or "-O2"
+        extra = tuple(a.spin_cflags.split())
         if a.model is None:
-            return bench(default_rows(), a.timeout, opt)
+            return bench(default_rows(), a.timeout, opt, extra)
         if a.variant is None or not a.property:
             p.error("--model needs --variant and at least one --property")
         if any("=" not in k for k in a.knob):
@@ -285,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         for s, vals in size_lists.items():
             points = [{**pt, s: v} for pt in points for v in vals]
         rows = [Row(a.model, a.variant, pt, knobs, prop) for pt in points for prop in a.property]
-        return bench(rows, a.timeout, opt)
+        return bench(rows, a.timeout, opt, extra)
     except ModelError as e:
         print(f"vs_spin: error: {e}", file=sys.stderr)
         return 2

@@ -773,8 +773,9 @@ class SpinSession:
     """One exported model in a work directory: `spin -a` once, pan compiled once per flag set."""
 
     def __init__(self, pml: Promela, workdir: Path, *, opt: str = "-O2", reduce: bool = True,
-                 safety: bool = True, memlim_mb: int = 16_000, timeout: float | None = None):
-        self.pml, self.dir, self.opt = pml, workdir, opt
+                 safety: bool = True, memlim_mb: int = 16_000, timeout: float | None = None,
+                 extra_cflags: tuple[str, ...] = ()):
+        self.pml, self.dir, self.opt, self.extra = pml, workdir, opt, extra_cflags
         self.reduce, self.safety, self.memlim, self.timeout = reduce, safety, memlim_mb, timeout
         self.spin_seconds: float | None = None
         self.binaries: dict[tuple[str, ...], tuple[str, float]] = {}
@@ -793,7 +794,7 @@ class SpinSession:
         flags = [f for f in run.cflags if self.safety or f != "-DSAFETY"]
         if not self.reduce:
             flags.append("-DNOREDUCE")
-        flags.append(f"-DMEMLIM={self.memlim}")
+        flags += [*self.extra, f"-DMEMLIM={self.memlim}"]
         return tuple(flags)
 
     def _binary(self, flags: tuple[str, ...]) -> tuple[str, float]:
