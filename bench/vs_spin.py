@@ -93,7 +93,8 @@ def default_rows() -> list[Row]:
 
 def oomcheck_cell(row: Row, timeout: float) -> Cell:
     cmd = [sys.executable, "-m", "oomcheck", "check", row.model, "--variant", row.variant,
-           "--property", row.prop, "--format", "json", "--quiet", "--max-seconds", str(timeout)]
+           "--property", row.prop, "--format", "json", "--quiet", "--max-seconds", str(timeout),
+           "--max-states", "2000000000"]  # time and memory (16 GB) are the limits here, as for pan
     for k, v in row.sizes.items():
         cmd += [f"--{k}", str(v)]
     for k, v in row.knobs.items():
