@@ -24,13 +24,18 @@ below keeps SPIN's semantics equal to ours (oomcheck/checker/lang.py, explicit.p
   a watcher process does `timeout; FINAL` (timeout is executable only when nothing else is), so
   the one place SPIN can stop at a non-end label is a dead state that is not final: SPIN reports
   it as an invalid end state. Compile with -DNOCLAIM (a never claim turns that check off).
-- Invariants are `ltl { [] inv }`, `eventually Q` is `ltl { <> Q }`, `P ~> Q` is
-  `ltl { [] (P -> <> Q) }`, checked with `pan -a -f`. SPIN extends a run that ends (no process
-  can move) by stuttering in its last state; our liveness check likewise lets the system stay in
-  a state where no fair step is enabled. LTL formulas cannot hold `(c -> a : b)`, so property
-  expressions are written without it.
+- Invariants are `ltl { [] inv }` (pan built with -DSAFETY, run with -N name); `eventually Q` is
+  `ltl { <> Q }` and `P ~> Q` is `ltl { [] (P -> <> Q) }`, run with `pan -a -f` (-DNFAIR sized
+  for the processes). SPIN extends a run that ends (no process can move) by stuttering in its
+  last state; our liveness check likewise lets the system stay in a state where no fair step is
+  enabled. LTL formulas cannot hold `(c -> a : b)`, so property expressions are written without.
 - Several initial states (e.g. a thread running or asleep in the refrigerator) are enumerated
-  here and chosen by `init` in one atomic sequence before it starts the processes.
+  here; `init` picks one in a d_step and starts the processes, all in one atomic sequence, then
+  sets `init_done`. A never claim also sees the declared state before init, so every formula
+  reads its predicates only once init_done is set.
+So SPIN's stored states for a safety check are ours plus the state before init and two watcher
+steps per dead state; a never claim can only prune (it stops following a run once the goal
+holds).
 """
 
 from __future__ import annotations
