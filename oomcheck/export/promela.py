@@ -33,9 +33,9 @@ below keeps SPIN's semantics equal to ours (oomcheck/checker/lang.py, explicit.p
   here; `init` picks one in a d_step and starts the processes, all in one atomic sequence, then
   sets `init_done`. A never claim also sees the declared state before init, so every formula
   reads its predicates only once init_done is set.
-So SPIN's stored states for a safety check are ours plus the state before init and two watcher
-steps per dead state; a never claim can only prune (it stops following a run once the goal
-holds).
+So SPIN's stored states for a safety check are ours plus the state before init (and, with the
+deadlock watcher, two per dead state); for liveness, the product with the never claim, which
+stops following a run once its goal holds.
 """
 
 from __future__ import annotations
