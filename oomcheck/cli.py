@@ -113,9 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_list()
         if args.cmd in ("simulate", "contention"):
             return run_simulate(args)
-        if args.cmd == "export":
-            return run_export(args)
-        return cmd_verify(args)
+        return run_export(args) if args.cmd == "export" else cmd_verify(args)
     except UsageError as e:
         print(f"oomcheck: usage error: {e} (see 'oomcheck --help')", file=sys.stderr)
         return EXIT_USAGE
