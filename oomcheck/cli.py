@@ -45,6 +45,8 @@ from .checker.explicit import Limits
 from .checker.lang import Expr, Model, ModelError
 from .checker.render import result_text, results_json, trace_dot
 from .checker.trace import Result
+from .cli_export import add_parsers as add_export_parsers
+from .cli_export import run as run_export
 from .cli_simulate import add_parsers as add_simulate_parsers
 from .cli_simulate import run as run_simulate
 from .models import MODELS
@@ -131,6 +133,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="list models, variants, properties and sizes")
 
     add_simulate_parsers(sub)
+    add_export_parsers(sub)
 
     v = sub.add_parser("verify", help="run the spec catalog and compare with expected verdicts")
     v.add_argument("specs", nargs="*", type=Path, help="spec TOML files (default: spec/*.toml)")
@@ -216,7 +219,7 @@ def _run(argv: Sequence[str] | None) -> int:
             return cmd_list()
         if args.cmd in ("simulate", "contention"):
             return run_simulate(args)
-        return cmd_verify(args)
+        return run_export(args) if args.cmd == "export" else cmd_verify(args)
     except UsageError as e:
         print(f"oomcheck: usage error: {e} (see 'oomcheck --help')", file=sys.stderr)
         return EXIT_USAGE

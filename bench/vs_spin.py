@@ -1,0 +1,303 @@
+"""oomcheck against SPIN on the same model: the yardstick.
+
+    .venv/bin/python bench/vs_spin.py                  freezer v10 threads 5..7 (victim-exits,
+                                                       no-deadlock), reaper forward/reverse at
+                                                       default sizes (oom-progress, no-deadlock,
+                                                       no-double-free)
+    .venv/bin/python bench/vs_spin.py --model freezer --variant v10 --threads 5 6 \\
+                                      --property victim-exits --property no-deadlock
+    .venv/bin/python bench/vs_spin.py --check-verdicts  every [[expect]] row of spec/*.toml at its
+                                                       smallest sizes through SPIN; reports every
+                                                       verdict that differs from ours
+
+Each row is exported with `oomcheck export promela` (oomcheck/export/promela.py: one process per
+weakly fair action instance for liveness, one process for safety), compiled with `spin -a` and
+`gcc -O2`, and run with pan: safety with -DSAFETY (deadlock also -DNOCLAIM), liveness with
+`pan -a -f` (weak fairness). SPIN runs twice: with its default partial-order reduction and with
+-DNOREDUCE. oomcheck runs `oomcheck check` on the same row as a subprocess. Seconds are wall
+clock; SPIN's compile (spin -a + gcc) is its own column; peak MB is the child's peak resident set
+(os.wait4). "states" is what each tool stored: pan's "states, stored" (for -a -f that counts the
+product with the never claim and the fairness copies), our explicit engine's reachable states.
+This bench installs nothing: without spin it says so and prints only oomcheck's column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from oomcheck.catalog import (
+    Catalog,
+    Expectation,
+    build_variant,
+    default_catalogs,
+    model_for,
+    resolve_variant,
+)
+from oomcheck.checker.engines import Options, run
+from oomcheck.checker.explicit import Limits
+from oomcheck.checker.lang import Model, ModelError
+from oomcheck.export.promela import (
+    SpinSession,
+    run_measured,
+    spin_available,
+    to_promela,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZE_OPTIONS = ("threads", "vmas", "ptes")
+
+
+@dataclass
+class Row:
+    model: str
+    variant: str
+    sizes: dict[str, int]
+    knobs: dict[str, str]
+    prop: str
+
+    @property
+    def label(self) -> str:
+        sz = " ".join(f"{k}={v}" for k, v in self.sizes.items())
+        kn = "".join(f" {k}={v}" for k, v in self.knobs.items())
+        return f"{self.model} {self.variant} {sz}{kn} {self.prop}"
+
+
+@dataclass
+class Cell:
+    tool: str
+    flags: str
+    compile_s: float | None
+    run_s: float | None
+    cpu_s: float | None
+    states: int | None
+    peak_mb: float | None
+    verdict: str
+
+
+def default_rows() -> list[Row]:
+    rows = [Row("freezer", "v10", {"threads": n}, {}, p)
+            for n in (5, 6, 7) for p in ("victim-exits", "no-deadlock")]
+    rows += [Row("reaper", v, {}, {}, p) for v in ("forward", "reverse")
+             for p in ("oom-progress", "no-deadlock", "no-double-free")]
+    return rows
+
+
+def oomcheck_cell(row: Row, timeout: float) -> Cell:
+    cmd = [sys.executable, "-m", "oomcheck", "check", row.model, "--variant", row.variant,
+           "--property", row.prop, "--format", "json", "--quiet", "--max-seconds", str(timeout),
+           "--max-states", "2000000000"]  # time and memory (16 GB) are the limits here, as for pan
+    for k, v in row.sizes.items():
+        cmd += [f"--{k}", str(v)]
+    for k, v in row.knobs.items():
+        cmd += ["--knob", f"{k}={v}"]
+    r = run_measured(cmd, ROOT, timeout + 60)
+    try:
+        res = json.loads(r.output[r.output.index("{"):])["results"][0]
+        verdict = res["verdict"] + (f" ({res['reason']})" if res.get("reason") else "")
+        states = res["states"]
+    except (ValueError, KeyError, IndexError):
+        verdict = "error: " + (r.output.strip().splitlines() or ["no output"])[-1][:80]
+        states = None
+    return Cell("oomcheck", "explicit", None, r.seconds, r.cpu_seconds, states, r.peak_kb / 1024,
+                verdict)
+
+
+def spin_cells(model: Model, row: Row, our_states: int | None, timeout: float,
+               opt: str, extra: tuple[str, ...]) -> list[Cell]:
+    props = model.select([row.prop])
+    pml = to_promela(model, props)
+    # hash table: 2^w slots, about twice the states; DFS stack: grown tenfold if pan says so
+    w = 22 if not our_states else min(30, max(18, math.ceil(math.log2(our_states)) + 1))
+    out = []
+    for reduce in (True, False):
+        with tempfile.TemporaryDirectory(prefix="vs_spin_") as d:
+            s = SpinSession(pml, Path(d), opt=opt, reduce=reduce, timeout=timeout,
+                            extra_cflags=extra)
+            depth = 1_000_000
+            compile_s = 0.0
+            while True:
+                r = s.check(row.prop, max_depth=depth, hash_bits=w)
+                compile_s += r.compile_seconds
+                if "max search depth too small" not in r.reason or depth >= 100_000_000:
+                    break
+                depth *= 10
+            flags = " ".join(f for f in r.cflags if not f.startswith(("-DMEMLIM", "-DNFAIR")))
+            flags = f"{opt} {flags} {' '.join(r.args)}".strip()
+            verdict = r.verdict + (f" ({r.reason[:60]})" if r.reason and r.verdict != "violated"
+                                   else "")
+            out.append(Cell("spin", flags, compile_s, r.run_seconds, r.cpu_seconds, r.states,
+                            r.peak_kb / 1024, verdict))
+    return out
+
+
+def fmt(x: float | int | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
+def print_table(results: list[tuple[Row, list[Cell]]]) -> None:
+    head = ("row", "tool", "flags", "compile s", "run s", "cpu s", "states", "peak MB", "verdict")
+    lines = []
+    for row, cells in results:
+        for c in cells:
+            lines.append((row.label, c.tool, c.flags, fmt(c.compile_s, ".2f"), fmt(c.run_s, ".2f"),
+                          fmt(c.cpu_s, ".2f"), fmt(c.states, ","), fmt(c.peak_mb, ".0f"),
+                          c.verdict))
+    widths = [max(len(h), *(len(ln[i]) for ln in lines)) for i, h in enumerate(head)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for ln in lines:
+        print("| " + " | ".join(x.ljust(w) for x, w in zip(ln, widths, strict=True)) + " |")
+
+
+def bench(rows: list[Row], timeout: float, opt: str, extra: tuple[str, ...] = ()) -> int:
+    missing = spin_available()
+    if missing:
+        print(f"vs_spin: {missing} not found (apt-get install spin gcc); "
+              "printing oomcheck's column only", file=sys.stderr)
+    results = []
+    for row in rows:
+        model, _ = model_for(row.model, row.variant, None, row.sizes, row.knobs)
+        row.sizes = dict(model.sizes)  # the defaults made explicit, for both tools and the label
+        model.select([row.prop])  # an unknown property is one clear error, before any run
+        print(f"vs_spin: {row.label}", file=sys.stderr, flush=True)
+        ours = oomcheck_cell(row, timeout)
+        cells = [ours]
+        if not missing:
+            cells += spin_cells(model, row, ours.states, timeout, opt, extra)
+        results.append((row, cells))
+    print_table(results)
+    print()
+    print(f"SPIN {spin_version()}; gcc {opt}; pan -m<depth> -w<log2 of about twice our states>. "
+          "run s (wall), cpu s (user+sys) and peak MB are pan's, or oomcheck check's as a "
+          "subprocess; compile s is spin -a + gcc.")
+    return 0
+
+
+def spin_version() -> str:
+    if shutil.which("spin") is None:
+        return "(not installed)"
+    out = run_measured(["spin", "-V"]).output.strip()
+    return out.removeprefix("Spin Version ").split(" --")[0] or out
+
+
+# --------------------------------------------------------------------------------------------
+# --check-verdicts
+# --------------------------------------------------------------------------------------------
+
+
+def check_verdicts(timeout: float, opt: str, reduce: bool, all_sizes: bool) -> int:
+    missing = spin_available()
+    if missing:
+        print(f"vs_spin: {missing} not found (apt-get install spin gcc); nothing to compare",
+              file=sys.stderr)
+        return 2
+    diffs: list[str] = []
+    n = 0
+    for cat in default_catalogs():
+        for ex in cat.expect:
+            points = ex.size_points() if all_sizes else [{k: min(v) for k, v in ex.sizes.items()}]
+            for sizes in points:
+                n += compare_row(cat, ex, sizes, timeout, opt, reduce, diffs)
+    print()
+    flags = f"gcc {opt}" + ("" if reduce else " -DNOREDUCE")
+    if diffs:
+        print(f"{len(diffs)} of {n} verdicts differ ({flags}):")
+        for d in diffs:
+            print(f"  {d}")
+        return 1
+    print(f"all {n} verdicts agree: catalog, oomcheck and SPIN {spin_version()} ({flags})")
+    return 0
+
+
+def compare_row(cat: Catalog, ex: Expectation, sizes: dict[str, int], timeout: float, opt: str,
+                reduce: bool, diffs: list[str]) -> int:
+    """One catalog row at one size point: print each property's three verdicts; return how many."""
+    model = build_variant(resolve_variant(cat, ex.variant), sizes, ex.knobs, cat)
+    label = f"{cat.model} {ex.variant} " + " ".join(f"{k}={v}" for k, v in {**sizes, **ex.knobs}.items())
+    props = model.select(list(ex.verdicts))
+    try:
+        ours = {r.property: r.verdict for r in
+                run(model, props, Options("explicit", limits=Limits(max_seconds=timeout)))}
+    except ModelError as e:
+        ours = {p.name: f"error ({e})" for p in props}
+    spin: dict[str, tuple[str, str]] = {}
+    # liveness needs one process per fair instance; safety is checked on the one-process export
+    for group in ([p for p in props if p.is_liveness], [p for p in props if not p.is_liveness]):
+        if not group:
+            continue
+        with tempfile.TemporaryDirectory(prefix="vs_spin_") as d:
+            s = SpinSession(to_promela(model, group), Path(d), opt=opt, reduce=reduce,
+                            timeout=timeout)
+            for p in group:
+                r = s.check(p.name, max_depth=1_000_000, hash_bits=20)
+                spin[p.name] = (r.verdict, r.reason)
+    for p in props:
+        want, our = ex.verdicts[p.name], ours[p.name]
+        got, why = spin[p.name]
+        mark = "" if got == want == our else "   <-- differs"
+        print(f"{label:70} {p.name:28} catalog {want:8} oomcheck {our:8} spin {got}{mark}",
+              flush=True)
+        if mark:
+            diffs.append(f"{label}: {p.name}: catalog {want}, oomcheck {our}, spin {got} {why}")
+    return len(props)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench/vs_spin.py", description=__doc__.split("\n")[0])
+    p.add_argument("--model", help="model (with --variant: bench these rows instead of the "
+                   "defaults)")
+    p.add_argument("--variant")
+    p.add_argument("--property", action="append", default=[])
+    for s in SIZE_OPTIONS:
+        p.add_argument(f"--{s}", type=int, nargs="+", help=f"{s} values (one row each)")
+    p.add_argument("--knob", action="append", default=[], metavar="K=V")
+    p.add_argument("--timeout", type=float, default=1800.0, help="seconds per tool run")
+    p.add_argument("--cc-opt", help="gcc optimisation for pan (default -O2; -O0 with "
+                   "--check-verdicts, whose models are small and compile time dominates)")
+    p.add_argument("--spin-cflags", default="", metavar="FLAGS",
+                   help="more gcc flags for pan, e.g. \"-DCOLLAPSE\" (state compression)")
+    p.add_argument("--check-verdicts", action="store_true",
+                   help="every catalog row at its smallest sizes: SPIN's verdicts against ours")
+    p.add_argument("--no-reduce", action="store_true",
+                   help="with --check-verdicts: compile pan with -DNOREDUCE")
+    p.add_argument("--all-sizes", action="store_true",
+                   help="with --check-verdicts: every size point of each row, not the smallest")
+    a = p.parse_args(argv)
+    try:
+        if a.check_verdicts:
+            return check_verdicts(min(a.timeout, 600.0), a.cc_opt or "-O0", not a.no_reduce,
+                                  a.all_sizes)
+        opt = a.cc_opt or "-O2"
+        extra = tuple(a.spin_cflags.split())
+        if a.model is None:
+            return bench(default_rows(), a.timeout, opt, extra)
+        if a.variant is None or not a.property:
+            p.error("--model needs --variant and at least one --property")
+        if any("=" not in k for k in a.knob):
+            p.error("--knob takes NAME=VALUE")
+        knobs = dict(k.split("=", 1) for k in a.knob)
+        size_lists = {s: getattr(a, s) for s in SIZE_OPTIONS if getattr(a, s)}
+        points = [{}]
+        for s, vals in size_lists.items():
+            points = [{**pt, s: v} for pt in points for v in vals]
+        rows = [Row(a.model, a.variant, pt, knobs, prop) for pt in points for prop in a.property]
+        return bench(rows, a.timeout, opt, extra)
+    except ModelError as e:
+        print(f"vs_spin: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vs_spin: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
