@@ -130,8 +130,8 @@ def spin_cells(model: Model, row: Row, our_states: int | None, timeout: float,
                 if "max search depth too small" not in r.reason or depth >= 100_000_000:
                     break
                 depth *= 10
-            flags = " ".join(f for f in r.cflags if not f.startswith(("-DMEMLIM", "-DNFAIR")))
-            flags = f"{opt} {flags} {' '.join(r.args)}".strip()
+            shown = [f for f in r.cflags if not f.startswith(("-DMEMLIM", "-DNFAIR"))]
+            flags = " ".join([opt, *shown, *r.args])
             verdict = r.verdict + (f" ({r.reason[:60]})" if r.reason and r.verdict != "violated"
                                    else "")
             out.append(Cell("spin", flags, compile_s, r.run_seconds, r.cpu_seconds, r.states,
@@ -261,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument(f"--{s}", type=int, nargs="+", help=f"{s} values (one row each)")
     p.add_argument("--knob", action="append", default=[], metavar="K=V")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per tool run")
-    p.add_argument("--cc-opt", help="gcc optimisation for pan (default -O2; -O0 with "
+    p.add_argument("--cc-opt", metavar="=-ON", help="gcc optimisation for pan, written "
+                   "--cc-opt=-O1 (default -O2; -O0 with "
                    "--check-verdicts, whose models are small and compile time dominates)")
     p.add_argument("--spin-cflags", default="", metavar="FLAGS",
                    help="more gcc flags for pan, e.g. \"-DCOLLAPSE\" (state compression)")
