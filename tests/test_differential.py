@@ -594,7 +594,7 @@ Z3_ENGINES = ("bmc", "k-induction", "chc", "invariant")
 class Checked:
     """What the engines gave on one model."""
 
-    status: str  # checked | refused (when built) | too big
+    status: str  # checked | refused (when built) | ill-typed, accepted | too big
     findings: list[Finding] = field(default_factory=list)
     truth: Truth | None = None
 
@@ -700,6 +700,10 @@ def exact_state_limit(truth: Truth, static: list[str]) -> list[Finding]:
     if truth.refuse_depth is not None or static or reach < 2:
         return []
     props = list(m.properties.values())
+    try:  # one search for every property: it may meet an evaluation error each alone does not
+        full = {r.property: r.verdict for r in check_explicit(m, props, symmetry=False)}
+    except ModelError:
+        return []
     out: list[Finding] = []
     answers: dict[int, dict[str, str]] = {}
     for cap in (reach, reach - 1):
@@ -720,7 +724,6 @@ def exact_state_limit(truth: Truth, static: list[str]) -> list[Finding]:
             elif r.verdict == "violated":
                 judge = judge_liveness if p.is_liveness else judge_safety
                 out += judge(truth, static, p, label, Outcome(r))
-    full = {r.property: r.verdict for r in check_explicit(m, props, symmetry=False)}
     for name, v in answers[reach].items():
         if v != full[name]:
             out.append(Finding(f"explicit (max_states={reach} of {reach})", name, "wrong",
@@ -824,7 +827,10 @@ def run_family(src: Source, timeout: float = Z3_TIMEOUT) -> list[Finding]:
     STATS["engine calls"] += 1
     try:
         results = check_parametric(m, props, timeout)
-    except ModelError as e:
+    except ModelError as e:  # right when some instance is refused (a counter leaving its type)
+        if any(v.startswith("refused") for n in FAMILY_SIZES for v in verdicts(n).values()):
+            STATS["parametric refused"] += 1
+            return out
         return [*out, Finding("parametric", "*", "refusal", f"raises ModelError: {e}")]
     except CRASHES as e:
         return [*out, Finding("parametric", "*", "crash", f"{type(e).__name__}: {e}")]
