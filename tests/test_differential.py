@@ -399,7 +399,7 @@ def check_lasso(m: Model, p: Property, tr: Trace) -> None:
         if tr.stutter:
             if k != len(tr.steps):
                 raise BadTraceError("a stuttering lasso whose loop is not its last state")
-            on = [i.label for i in fair if step(m, i, states[-1]) is not None]
+            on = [i.label for i in fair if evaluate(m, i.guard, states[-1])]
             if on:
                 raise BadTraceError(f"stutters although {on[0]} (fair) is enabled")
             return
@@ -407,8 +407,8 @@ def check_lasso(m: Model, p: Property, tr: Trace) -> None:
         if loop[0] != loop[-1] or len(tr.steps) <= k:
             raise BadTraceError("the loop does not close")
         taken = {s.action for s in tr.steps[k:]}
-        for i in fair:
-            if all(step(m, i, s) is not None for s in loop) and i.label not in taken:
+        for i in fair:  # enabled: its guard holds (whether its step would leave a type or not)
+            if i.label not in taken and all(evaluate(m, i.guard, s) for s in loop):
                 raise BadTraceError(f"{i.label} is enabled all along the loop but never taken")
     except ModelError as e:
         raise BadTraceError(f"evaluating the lasso raises: {e}") from None
