@@ -21,6 +21,7 @@ Two kinds of models:
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
@@ -339,6 +340,9 @@ class _ModelGen:
             opts += ["and", "or", "not", "implies", "quant", "ite"]
         if scope:
             opts.append("param_eq")
+        pairs = [(a, b) for (a, da), (b, db) in itertools.combinations(scope, 2) if da == db]
+        if pairs:
+            opts += ["params_eq"] * 2
         how = self.pick(opts)
         if how == "var":
             return self.read(self.pick(self.of_kind("bool")), scope)
@@ -351,6 +355,9 @@ class _ModelGen:
         if how == "enum_eq":
             v = self.pick(self.of_kind("enum"))
             return f"({self.read(v, scope)} {self.pick(['==', '!='])} {self.enum_expr(scope, depth)})"
+        if how == "params_eq":  # two parameters of one domain: the same element or another one
+            a, b = self.pick(pairs)
+            return f"({a} {self.pick(['==', '!='])} {b})"
         if how == "param_eq":
             p, d = self.pick(scope)
             op = self.pick(["==", "!="])
@@ -683,7 +690,7 @@ class _FamilyGen:
             return " & ".join(c)
 
         def global_cond() -> str | None:
-            opts = ["none", "none", "g", "not_g", "count", "exists", "forall", "count_n"]
+            opts = ["none", "none", "g", "not_g", "count", "exists", "forall", "count_n", "another"]
             if has_cnt:
                 opts += ["cnt_lt", "cnt_ge", "cnt_n"]
             if dist:
@@ -700,6 +707,7 @@ class _FamilyGen:
                 "count": f'(count("thread", lambda u: pc[u] == {x}) <= {k})',
                 "count_n": f'(count("thread", lambda u: pc[u] == {x}) < n - {k % 2})',
                 "exists": f'exists("thread", lambda u: pc[u] == {x})',
+                "another": f'exists("thread", lambda u: (u != t) & (pc[u] == {x}))',
                 "forall": f'forall("thread", lambda u: pc[u] != {x})',
                 "cnt_lt": f"(cnt < {k})", "cnt_ge": f"(cnt >= {k - 1})",
                 "cnt_n": f"(cnt + {k} <= n)",

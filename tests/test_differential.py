@@ -399,7 +399,7 @@ def check_lasso(m: Model, p: Property, tr: Trace) -> None:
         if tr.stutter:
             if k != len(tr.steps):
                 raise BadTraceError("a stuttering lasso whose loop is not its last state")
-            on = [i.label for i in fair if step(m, i, states[-1]) is not None]
+            on = [i.label for i in fair if evaluate(m, i.guard, states[-1])]
             if on:
                 raise BadTraceError(f"stutters although {on[0]} (fair) is enabled")
             return
@@ -407,8 +407,8 @@ def check_lasso(m: Model, p: Property, tr: Trace) -> None:
         if loop[0] != loop[-1] or len(tr.steps) <= k:
             raise BadTraceError("the loop does not close")
         taken = {s.action for s in tr.steps[k:]}
-        for i in fair:
-            if all(step(m, i, s) is not None for s in loop) and i.label not in taken:
+        for i in fair:  # enabled: its guard holds (whether its step would leave a type or not)
+            if i.label not in taken and all(evaluate(m, i.guard, s) for s in loop):
                 raise BadTraceError(f"{i.label} is enabled all along the loop but never taken")
     except ModelError as e:
         raise BadTraceError(f"evaluating the lasso raises: {e}") from None
@@ -594,7 +594,7 @@ Z3_ENGINES = ("bmc", "k-induction", "chc", "invariant")
 class Checked:
     """What the engines gave on one model."""
 
-    status: str  # checked | refused (when built) | too big
+    status: str  # checked | refused (when built) | ill-typed, accepted | too big
     findings: list[Finding] = field(default_factory=list)
     truth: Truth | None = None
 
@@ -700,6 +700,10 @@ def exact_state_limit(truth: Truth, static: list[str]) -> list[Finding]:
     if truth.refuse_depth is not None or static or reach < 2:
         return []
     props = list(m.properties.values())
+    try:  # one search for every property: it may meet an evaluation error each alone does not
+        full = {r.property: r.verdict for r in check_explicit(m, props, symmetry=False)}
+    except ModelError:
+        return []
     out: list[Finding] = []
     answers: dict[int, dict[str, str]] = {}
     for cap in (reach, reach - 1):
@@ -720,7 +724,6 @@ def exact_state_limit(truth: Truth, static: list[str]) -> list[Finding]:
             elif r.verdict == "violated":
                 judge = judge_liveness if p.is_liveness else judge_safety
                 out += judge(truth, static, p, label, Outcome(r))
-    full = {r.property: r.verdict for r in check_explicit(m, props, symmetry=False)}
     for name, v in answers[reach].items():
         if v != full[name]:
             out.append(Finding(f"explicit (max_states={reach} of {reach})", name, "wrong",
@@ -811,7 +814,10 @@ def run_family(src: Source, timeout: float = Z3_TIMEOUT) -> list[Finding]:
     STATS["engine calls"] += 1
     try:
         results = check_parametric(m, props, timeout)
-    except ModelError as e:
+    except ModelError as e:  # right when some instance is refused (a counter leaving its type)
+        if any(v.startswith("refused") for n in FAMILY_SIZES for v in verdicts(n).values()):
+            STATS["parametric refused"] += 1
+            return out
         return [*out, Finding("parametric", "*", "refusal", f"raises ModelError: {e}")]
     except CRASHES as e:
         return [*out, Finding("parametric", "*", "crash", f"{type(e).__name__}: {e}")]
