@@ -148,7 +148,11 @@ class Truth:
         if self.refuse_depth is not None:
             return None
         ref = reference.Reference(self.model, self.init, set(self.depth), self.graph)
-        try:
+        try:  # the goal and the premise are read in every reachable state, as every engine does
+            for s in self.depth:
+                for e in (p.expr, p.pre):
+                    if e is not None:
+                        evaluate(self.model, e, dict(s))
             return reference.fair_lasso_exists(ref, p)
         except ModelError:
             return None

@@ -125,8 +125,8 @@ def bmc_liveness(model: Model, p: Property, depth: int, timeout: float) -> Resul
     t0 = time.perf_counter()
     states = [enc.state("0")]
     acts: list[z3.ExprRef] = []
-    seen = [p.expr]  # the goal is evaluated in every state (the premise only where needed,
-    base = [enc.init(states[0]), enc.ok(states[0], seen)]  # as the explicit engine does)
+    seen = checked_exprs(p) or []  # goal and premise are read in every state
+    base = [enc.init(states[0]), enc.ok(states[0], seen)]
     fair = [enc.instances[i] for i in enc.fair_ids]
     for k in range(depth + 1):
         left = timeout - (time.perf_counter() - t0)

@@ -511,9 +511,13 @@ class _GraphSearch(_Search):
         comp = self.comp
         tick = self.tick  # time and memory are checked all along the analysis too
         q = comp.predicate(p.expr)  # type: ignore[arg-type]
+        # the premise is read in every state too, so an index error in it is the model's error
+        # wherever it is (as in the Z3 engines), not only where a counterexample starts
+        premise = comp.predicate(p.pre) if p.pre is not None else (lambda s: True)
         in_r = bytearray(n)
         for v, s in enumerate(self.states):
             tick()
+            premise(s)
             if not q(s):
                 in_r[v] = 1
         off, succ, sact = self.off, self.succ, self.sact

@@ -223,6 +223,10 @@ class NativeGraphSearch(_GraphSearch):
         v = lib.nc_not_pred(ctx, qk, in_r)
         if v >= 0:
             self._pred_error(p.expr, int(v))  # type: ignore[arg-type]
+        if pk >= 0:  # the premise is read in every state too, as the Python engine does
+            v = lib.nc_not_pred(ctx, pk, ffi.new("uint8_t[]", max(n, 1)))
+            if v >= 0:
+                self._pred_error(p.pre, int(v))  # type: ignore[arg-type]
         self.check()
         comp_id = ffi.new("uint32_t[]", max(n, 1))
         target = ffi.new("uint8_t[]", max(n, 1))
