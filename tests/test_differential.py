@@ -1404,3 +1404,24 @@ def survey(kind: str, n: int, seed: int = 0) -> dict[tuple[str, str, str], list[
 
 if __name__ == "__main__":  # python -m tests.test_differential whole 200
     survey(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 0)
+
+
+def test_an_init_constraint_reading_out_of_range_is_refused_by_every_engine() -> None:
+    """Found by the heavy tier: `ab2[x1]` with x1 = -5000 in an init constraint. The explicit
+    engine refuses the model when it enumerates the initial states; the Z3 engines proved it."""
+    from oomcheck.checker.bmc import bmc_safety
+    from oomcheck.checker.chc import check_chc
+    from oomcheck.checker.explicit import check_explicit
+    from oomcheck.checker.induction import k_induction
+    m = Model("init-index")
+    m.domain("p", 3)
+    x1 = m.var("x1", IntType(-5000, 5000), init=-5000)
+    ab2 = m.array("ab2", "p", BOOL, init=False)
+    m.constrain_init(ab2[x1])
+    m.action("act0", func="f0", file="fuzz.c", actor="env", guard=True, updates={x1: x1})
+    m.invariant("inv", x1 < 2048, "")
+    p = m.properties["inv"]
+    for run in (lambda: check_explicit(m, [p]), lambda: bmc_safety(m, p, 2, 10),
+                lambda: k_induction(m, p, 2, 10), lambda: check_chc(m, p, 10)):
+        with pytest.raises(ModelError, match=r"out of (its )?range"):
+            run()

@@ -176,6 +176,28 @@ class Encoder:
         self.fair_ids = [i.id for i in self.instances if i.action.fair]
         if bits is not None:
             self.bits = max(bits, bits_for(model, extra))
+        self._refuse_init_errors()
+
+    def _refuse_init_errors(self) -> None:
+        """The explicit engine evaluates the init constraints on every combination of initial
+        values, and an index out of range there is the model's error: so it is here too."""
+        if not self.model.init_constraints:
+            return
+        s = self.state("init-check")
+        conj: Expr = Const(1)
+        for c in self.model.init_constraints:
+            conj = Op("and", (conj, c))
+        err = self.error(conj, s)
+        if err is None:
+            return
+        sol = z3.Solver()
+        sol.set("timeout", 30_000)
+        choices = [z3.Or([s[k] == self.val(v) for v in vs])
+                   for k, vs in enumerate(self.model.init_choices())]
+        sol.add(*choices, err)
+        if sol.check() != z3.unsat:
+            raise ModelError("an init constraint reads an array out of its range (or that cannot "
+                             "be ruled out)")
 
     def val(self, v: int) -> z3.ExprRef:
         return z3.IntVal(v) if self.bits is None else z3.BitVecVal(v, self.bits)
