@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
 from oomcheck.checker.engines import Options, run
-from oomcheck.checker.explicit import Limits
+from oomcheck.checker.explicit.search import Limits
 
 ENGINES = ("explicit", "parametric", "bmc", "induction", "chc")
 

@@ -32,11 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import handwritten_freezer
 
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
-from oomcheck.checker.compile import compile_model
-from oomcheck.checker.explicit import Limits, check_explicit
-from oomcheck.checker.native.graph import NativeGraphSearch
-from oomcheck.checker.native.search import NativeLayerSearch
-from oomcheck.checker.symmetry import find_symmetry
+from oomcheck.checker.explicit.native.graph import NativeGraphSearch
+from oomcheck.checker.explicit.native.search import NativeLayerSearch
+from oomcheck.checker.explicit.search import Limits, check_explicit
+from oomcheck.checker.explicit.symmetry import find_symmetry
+from oomcheck.checker.language.compile import compile_model
 
 
 def model(variant: str, n: int):

@@ -34,23 +34,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from oomcheck.catalog import (
-    Catalog,
-    Expectation,
-    build_variant,
-    default_catalogs,
-    model_for,
-    resolve_variant,
-)
+from oomcheck.catalog import Catalog, Expectation, build_variant, default_catalogs, model_for, resolve_variant
 from oomcheck.checker.engines import Options, run
-from oomcheck.checker.explicit import Limits
-from oomcheck.checker.lang import Model, ModelError
-from oomcheck.export.promela import (
-    SpinSession,
-    run_measured,
-    spin_available,
-    to_promela,
-)
+from oomcheck.checker.explicit.search import Limits
+from oomcheck.checker.language.lang import Model, ModelError
+from oomcheck.export.promela import SpinSession, run_measured, spin_available, to_promela
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE_OPTIONS = ("threads", "vmas", "ptes")

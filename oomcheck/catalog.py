@@ -13,9 +13,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .checker.lang import Model, ModelError
-from .checker.parametric import Family
-from .models import ModelSpec, get_model
+from oomcheck.checker.language.lang import Model, ModelError
+from oomcheck.checker.parametric.prove import Family
+from oomcheck.models import ModelSpec, get_model
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
 VERDICTS = ("holds", "violated", "unknown")

@@ -28,29 +28,23 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
-from .argtypes import SIZE_OPTIONS
-from .argtypes import knob as _knob
-from .argtypes import positive as _positive
-from .argtypes import seconds as _seconds
-from .catalog import (
-    call_user,
-    default_catalogs,
-    load_catalog,
-    model_for,
-    validate,
-)
-from .checker.engines import ENGINES, Options
-from .checker.engines import run as run_engine
-from .checker.explicit import Limits
-from .checker.lang import Expr, Model, ModelError
-from .checker.render import result_text, results_json, trace_dot
-from .checker.trace import Result
-from .cli_export import add_parsers as add_export_parsers
-from .cli_export import run as run_export
-from .cli_simulate import add_parsers as add_simulate_parsers
-from .cli_simulate import run as run_simulate
-from .models import MODELS
-from .verify import Settings, default_jobs, echo_to, verify_catalogs
+from oomcheck.argtypes import SIZE_OPTIONS
+from oomcheck.argtypes import knob as _knob
+from oomcheck.argtypes import positive as _positive
+from oomcheck.argtypes import seconds as _seconds
+from oomcheck.catalog import call_user, default_catalogs, load_catalog, model_for, validate
+from oomcheck.checker.engines import ENGINES, Options
+from oomcheck.checker.engines import run as run_engine
+from oomcheck.checker.explicit.search import Limits
+from oomcheck.checker.language.lang import Expr, Model, ModelError
+from oomcheck.checker.render import result_text, results_json, trace_dot
+from oomcheck.checker.trace import Result
+from oomcheck.cli_export import add_parsers as add_export_parsers
+from oomcheck.cli_export import run as run_export
+from oomcheck.cli_simulate import add_parsers as add_simulate_parsers
+from oomcheck.cli_simulate import run as run_simulate
+from oomcheck.models import MODELS
+from oomcheck.verify import Settings, default_jobs, echo_to, verify_catalogs
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_UNKNOWN, EXIT_BOUNDED = 0, 1, 2, 3, 4
 EXIT_CODES_HELP = """exit codes:

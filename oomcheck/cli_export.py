@@ -1,7 +1,7 @@
 """`oomcheck export promela`: write a model variant as Promela for SPIN.
 
 cli.py wires this in with add_parsers(subparsers) and run(args). Bad input raises
-oomcheck.checker.lang.ModelError (exit code 2 in cli.main), as the other commands do.
+oomcheck.lang.ModelError (exit code 2 in cli.main), as the other commands do.
 
     oomcheck export promela MODEL --variant V [--threads N | --vmas K --ptes P] [--knob K=V]
                             [--property P ...] [--processes auto|single|instance] [-o FILE]
@@ -13,11 +13,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from .argtypes import knob as _knob
-from .argtypes import positive as _positive
-from .catalog import model_for
-from .checker.lang import ModelError
-from .export.promela import LAYOUTS, to_promela
+from oomcheck.argtypes import knob as _knob
+from oomcheck.argtypes import positive as _positive
+from oomcheck.catalog import model_for
+from oomcheck.checker.language.lang import ModelError
+from oomcheck.export.promela import LAYOUTS, to_promela
 
 SIZE_OPTIONS = {"threads": "--threads", "vmas": "--vmas", "ptes": "--ptes"}
 FORMATS = ("promela",)

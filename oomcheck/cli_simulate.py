@@ -1,7 +1,7 @@
 """`oomcheck simulate` and `oomcheck contention`: the simulation mode on the command line.
 
 cli.py wires these in with add_parsers(subparsers) and run(args). Bad input raises
-oomcheck.checker.lang.ModelError (exit code 2 in cli.main), as the other commands do. simulate
+oomcheck.lang.ModelError (exit code 2 in cli.main), as the other commands do. simulate
 exits 0 when every run reached the final state, else 1; contention exits 0.
 
     oomcheck simulate MODEL --variant V [--scheduler random|timed] [--seed N] [--runs N]
@@ -20,17 +20,17 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .argtypes import SIZE_OPTIONS
-from .argtypes import fraction as _fraction
-from .argtypes import knob as _knob
-from .argtypes import natural as _natural
-from .argtypes import nonneg as _nonneg
-from .argtypes import positive as _positive
-from .catalog import model_for
-from .checker.compile import Compiled, compile_model
-from .checker.lang import Model, ModelError
-from .checker.simulate import SCHEDULERS, CostFn, Run, run_trace, simulate
-from .contention import (
+from oomcheck.argtypes import SIZE_OPTIONS
+from oomcheck.argtypes import fraction as _fraction
+from oomcheck.argtypes import knob as _knob
+from oomcheck.argtypes import natural as _natural
+from oomcheck.argtypes import nonneg as _nonneg
+from oomcheck.argtypes import positive as _positive
+from oomcheck.catalog import model_for
+from oomcheck.checker.language.compile import Compiled, compile_model
+from oomcheck.checker.language.lang import Model, ModelError
+from oomcheck.checker.simulate import SCHEDULERS, CostFn, Run, run_trace, simulate
+from oomcheck.contention import (
     DEFAULT_EXHAUSTIVE_SIZES,
     DEFAULT_SIM_SIZES,
     Costs,
@@ -298,7 +298,7 @@ def contention_main(argv: Sequence[str] | None = None) -> int:
     _add_contention_args(p)
     args = p.parse_args(argv)
     args.cmd = "contention"
-    from .cli import pipe_guarded  # here: cli imports this module
+    from oomcheck.cli import pipe_guarded
 
     with pipe_guarded():
         try:

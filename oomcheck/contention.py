@@ -35,10 +35,10 @@ import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from .checker.compile import Compiled, compile_model
-from .checker.lang import ActionInstance, Expr, Index, Model, ModelError, Var
-from .checker.simulate import Run, SlotReader, simulate
-from .models import reaper
+from oomcheck.checker.language.compile import Compiled, compile_model
+from oomcheck.checker.language.lang import ActionInstance, Expr, Index, Model, ModelError, Var
+from oomcheck.checker.simulate import Run, SlotReader, simulate
+from oomcheck.models import reaper
 
 WALKS = ("forward", "reverse")
 # The contention experiment's knobs: the mm of an OOM victim, today's exit_mmap, every VMA reaped,

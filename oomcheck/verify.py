@@ -21,13 +21,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .catalog import Catalog, ProofExpectation, build_variant, load_catalog, resolve_variant
-from .checker.bmc import bmc_liveness, bmc_safety
-from .checker.engines import Options
-from .checker.engines import run as run_engine
-from .checker.explicit import Limits, check_explicit
-from .checker.lang import Model, Property
-from .checker.trace import Result
+from oomcheck.catalog import Catalog, ProofExpectation, build_variant, load_catalog, resolve_variant
+from oomcheck.checker.engines import Options
+from oomcheck.checker.engines import run as run_engine
+from oomcheck.checker.explicit.search import Limits, check_explicit
+from oomcheck.checker.language.lang import Model, Property
+from oomcheck.checker.symbolic.bmc import bmc_liveness, bmc_safety
+from oomcheck.checker.trace import Result
 
 
 @dataclass

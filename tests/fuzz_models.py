@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
-from oomcheck.checker.lang import (
+from oomcheck.checker.language.lang import (
     BOOL,
     FALSE,
     TRUE,
@@ -41,7 +41,7 @@ from oomcheck.checker.lang import (
     implies,
     ite,
 )
-from oomcheck.checker.parametric import Family
+from oomcheck.checker.parametric.prove import Family
 
 COLOR = Enum("color", ["RED", "GREEN", "BLUE"])
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from oomcheck.checker.interp import evaluate, step
-from oomcheck.checker.lang import Model, Property
+from oomcheck.checker.language.interp import evaluate, step
+from oomcheck.checker.language.lang import Model, Property
 
 State = tuple[tuple[tuple[str, int | None], int], ...]
 

@@ -197,7 +197,7 @@ def test_bmc_bounded_answer_is_not_a_proof(capsys: pytest.CaptureFixture[str]) -
 
 
 GOOD_INVARIANT = """
-from oomcheck.checker.lang import implies, ite
+from oomcheck.lang import implies, ite
 from oomcheck.models.freezer import OomPC, ThreadPC
 
 

@@ -45,12 +45,9 @@ import pytest
 import z3
 from hypothesis import HealthCheck, Phase, given, note, settings
 
-from oomcheck.checker.bmc import bmc_liveness, bmc_safety
-from oomcheck.checker.chc import check_chc
-from oomcheck.checker.explicit import Limits, check_explicit
-from oomcheck.checker.induction import check_invariant, k_induction
-from oomcheck.checker.interp import evaluate, step
-from oomcheck.checker.lang import (
+from oomcheck.checker.explicit.search import Limits, check_explicit
+from oomcheck.checker.language.interp import evaluate, step
+from oomcheck.checker.language.lang import (
     BOOL,
     Const,
     EnumType,
@@ -69,7 +66,10 @@ from oomcheck.checker.lang import (
     forall,
     ite,
 )
-from oomcheck.checker.parametric import Family, check_parametric
+from oomcheck.checker.parametric.prove import Family, check_parametric
+from oomcheck.checker.symbolic.bmc import bmc_liveness, bmc_safety
+from oomcheck.checker.symbolic.chc import check_chc
+from oomcheck.checker.symbolic.induction import check_invariant, k_induction
 from oomcheck.checker.trace import Result, Trace
 
 from . import reference
@@ -1409,10 +1409,10 @@ if __name__ == "__main__":  # python -m tests.test_differential whole 200
 def test_an_init_constraint_reading_out_of_range_is_refused_by_every_engine() -> None:
     """Found by the heavy tier: `ab2[x1]` with x1 = -5000 in an init constraint. The explicit
     engine refuses the model when it enumerates the initial states; the Z3 engines proved it."""
-    from oomcheck.checker.bmc import bmc_safety
-    from oomcheck.checker.chc import check_chc
-    from oomcheck.checker.explicit import check_explicit
-    from oomcheck.checker.induction import k_induction
+    from oomcheck.checker.explicit.search import check_explicit
+    from oomcheck.checker.symbolic.bmc import bmc_safety
+    from oomcheck.checker.symbolic.chc import check_chc
+    from oomcheck.checker.symbolic.induction import k_induction
     m = Model("init-index")
     m.domain("p", 3)
     x1 = m.var("x1", IntType(-5000, 5000), init=-5000)

@@ -5,20 +5,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oomcheck.checker.explicit import check_explicit
-from oomcheck.checker.interp import evaluate, step
-from oomcheck.checker.lang import (
-    BOOL,
-    FALSE,
-    Enum,
-    Expr,
-    IntType,
-    Model,
-    count,
-    exists,
-    forall,
-    ite,
-)
+from oomcheck.checker.explicit.search import check_explicit
+from oomcheck.checker.language.interp import evaluate, step
+from oomcheck.checker.language.lang import BOOL, FALSE, Enum, Expr, IntType, Model, count, exists, forall, ite
 
 from . import reference as ref
 

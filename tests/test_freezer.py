@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
-from oomcheck.checker.explicit import check_explicit
-from oomcheck.checker.lang import Model, ModelError
+from oomcheck.checker.explicit.search import check_explicit
+from oomcheck.checker.language.lang import Model, ModelError
 from oomcheck.checker.trace import Result
 
 

@@ -8,17 +8,10 @@ import json
 import pytest
 
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
-from oomcheck.checker.explicit import check_explicit
+from oomcheck.checker.explicit.search import check_explicit
 from oomcheck.checker.trace import Result
 from oomcheck.cli import main
-from oomcheck.models.freezer import (
-    ASSUMPTIONS,
-    DEFAULT_KNOBS,
-    KNOBS,
-    OomPC,
-    ThreadPCExt,
-    assumptions_for,
-)
+from oomcheck.models.freezer import ASSUMPTIONS, DEFAULT_KNOBS, KNOBS, OomPC, ThreadPCExt, assumptions_for
 
 
 def _check(variant: str, threads: int, prop: str, **knobs: str) -> Result:

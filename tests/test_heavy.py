@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
-from oomcheck.checker.explicit import check_explicit
+from oomcheck.checker.explicit.search import check_explicit
 
 pytestmark = pytest.mark.heavy
 

@@ -8,18 +8,11 @@ from functools import cache
 import pytest
 
 from oomcheck.catalog import model_for
-from oomcheck.checker import explicit
-from oomcheck.checker.explicit import Limits, check_explicit
-from oomcheck.checker.lang import Model
+from oomcheck.checker.explicit import search as explicit
+from oomcheck.checker.explicit.search import Limits, check_explicit
+from oomcheck.checker.language.lang import Model
 from oomcheck.checker.trace import Result
-from oomcheck.cli import (
-    EXIT_BOUNDED,
-    EXIT_OK,
-    EXIT_UNKNOWN,
-    EXIT_VIOLATED,
-    _exit_code,
-    main,
-)
+from oomcheck.cli import EXIT_BOUNDED, EXIT_OK, EXIT_UNKNOWN, EXIT_VIOLATED, _exit_code, main
 
 
 @cache

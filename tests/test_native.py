@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
-from oomcheck.checker import explicit
-from oomcheck.checker.explicit import Limits, check_explicit
-from oomcheck.checker.lang import BOOL, Const, Index, IntType, Model, ModelError, Property, Var
-from oomcheck.checker.native import graph
+from oomcheck.checker.explicit import search as explicit
+from oomcheck.checker.explicit.native import graph
+from oomcheck.checker.explicit.search import Limits, check_explicit
+from oomcheck.checker.language.lang import BOOL, Const, Index, IntType, Model, ModelError, Property, Var
 
 from .test_engine_vs_reference import _check_lasso, _replay, models
 from .test_symmetry import symmetric_models

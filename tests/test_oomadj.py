@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
-from oomcheck.checker.explicit import check_explicit
-from oomcheck.checker.interp import evaluate, step
-from oomcheck.checker.lang import Model, ModelError
+from oomcheck.checker.explicit.search import check_explicit
+from oomcheck.checker.language.interp import evaluate, step
+from oomcheck.checker.language.lang import Model, ModelError
 from oomcheck.checker.trace import Result
 
 from .test_engine_vs_reference import _replay

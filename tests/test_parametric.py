@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
 from oomcheck.checker.engines import Options, run
-from oomcheck.checker.explicit import Limits, check_explicit
-from oomcheck.checker.lang import BOOL, IntType, Model, ModelError, count, forall, implies
-from oomcheck.checker.parametric import Family, check_parametric
+from oomcheck.checker.explicit.search import Limits, check_explicit
+from oomcheck.checker.language.lang import BOOL, IntType, Model, ModelError, count, forall, implies
+from oomcheck.checker.parametric.prove import Family, check_parametric
 
 T = "thread"
 

@@ -10,8 +10,8 @@ import pytest
 
 from oomcheck.catalog import model_for
 from oomcheck.checker.engines import Options, run
-from oomcheck.checker.explicit import Limits, check_explicit
-from oomcheck.checker.lang import Model, ModelError
+from oomcheck.checker.explicit.search import Limits, check_explicit
+from oomcheck.checker.language.lang import Model, ModelError
 
 VARIANTS = Path(__file__).parent / "variants"
 
@@ -91,8 +91,8 @@ def test_parametric_honours_max_seconds() -> None:
 
 def test_a_bound_that_grows_with_the_thread_count_is_proved() -> None:
     """The same kind of counter as counter_overflow.py, typed 0..threads: in range for every N."""
-    from oomcheck.checker.lang import BOOL, IntType, forall
-    from oomcheck.checker.parametric import Family
+    from oomcheck.checker.language.lang import BOOL, IntType, forall
+    from oomcheck.checker.parametric.prove import Family
 
     def build(sizes: dict) -> Model:
         n = sizes["threads"]
@@ -116,8 +116,8 @@ def test_a_bound_that_grows_with_the_thread_count_is_proved() -> None:
 def test_a_step_out_of_its_type_for_some_n_is_reported_at_that_n() -> None:
     """The counter_overflow.py pattern on a small model: the counter typed 0..3 overflows at
     4 threads, and the parametric engine names that size, as the explicit engine would."""
-    from oomcheck.checker.lang import BOOL, IntType, forall
-    from oomcheck.checker.parametric import Family
+    from oomcheck.checker.language.lang import BOOL, IntType, forall
+    from oomcheck.checker.parametric.prove import Family
 
     def build(sizes: dict) -> Model:
         n = sizes["threads"]

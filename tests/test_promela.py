@@ -12,7 +12,7 @@ import pytest
 
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
 from oomcheck.checker.engines import Options, run
-from oomcheck.checker.lang import BOOL, IntType, Model, ModelError, implies
+from oomcheck.checker.language.lang import BOOL, IntType, Model, ModelError, implies
 from oomcheck.cli import EXIT_OK, EXIT_USAGE, main
 from oomcheck.export.promela import SpinSession, spin_available, to_promela
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
-from oomcheck.checker.explicit import check_explicit
-from oomcheck.checker.lang import Model
+from oomcheck.checker.explicit.search import check_explicit
+from oomcheck.checker.language.lang import Model
 from oomcheck.checker.trace import Result, Step
 from oomcheck.cli import EXIT_VIOLATED, main
 from oomcheck.models.reaper import exit_stages, set_exit_stages

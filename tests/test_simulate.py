@@ -10,9 +10,9 @@ import pytest
 
 from oomcheck import cli_simulate
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
-from oomcheck.checker.compile import Compiled, compile_model
-from oomcheck.checker.interp import step
-from oomcheck.checker.lang import Model, ModelError
+from oomcheck.checker.language.compile import Compiled, compile_model
+from oomcheck.checker.language.interp import step
+from oomcheck.checker.language.lang import Model, ModelError
 from oomcheck.checker.simulate import SlotReader, run_trace, simulate
 from oomcheck.contention import (
     Costs,

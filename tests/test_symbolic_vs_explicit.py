@@ -6,11 +6,11 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from oomcheck.checker.bmc import bmc_liveness, bmc_safety
-from oomcheck.checker.chc import check_chc
-from oomcheck.checker.explicit import check_explicit
-from oomcheck.checker.induction import check_invariant, k_induction
-from oomcheck.checker.lang import Model
+from oomcheck.checker.explicit.search import check_explicit
+from oomcheck.checker.language.lang import Model
+from oomcheck.checker.symbolic.bmc import bmc_liveness, bmc_safety
+from oomcheck.checker.symbolic.chc import check_chc
+from oomcheck.checker.symbolic.induction import check_invariant, k_induction
 
 from .test_engine_vs_reference import _check_lasso, _replay, models
 

@@ -8,10 +8,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
-from oomcheck.checker.explicit import check_explicit
-from oomcheck.checker.lang import BOOL, IntType, Model, count, exists, forall, implies, ite
-from oomcheck.checker.parametric import Family
-from oomcheck.checker.symmetry import find_symmetry
+from oomcheck.checker.explicit.search import check_explicit
+from oomcheck.checker.explicit.symmetry import find_symmetry
+from oomcheck.checker.language.lang import BOOL, IntType, Model, count, exists, forall, implies, ite
+from oomcheck.checker.parametric.prove import Family
 
 from .test_engine_vs_reference import _check_lasso, _replay
 

@@ -17,13 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oomcheck.catalog import build_variant, default_catalogs, resolve_variant, variant_from_file
-from oomcheck.checker.bmc import BITS, bmc_safety
-from oomcheck.checker.chc import check_chc
-from oomcheck.checker.compile import compile_model
-from oomcheck.checker.explicit import check_explicit
-from oomcheck.checker.induction import check_invariant, k_induction
-from oomcheck.checker.interp import evaluate
-from oomcheck.checker.lang import (
+from oomcheck.checker.explicit.search import check_explicit
+from oomcheck.checker.language.compile import compile_model
+from oomcheck.checker.language.interp import evaluate
+from oomcheck.checker.language.lang import (
     BOOL,
     Const,
     Enum,
@@ -42,8 +39,11 @@ from oomcheck.checker.lang import (
     implies,
     ite,
 )
-from oomcheck.checker.symbolic import Encoder, bits_for
-from oomcheck.checker.typecheck import BOOL_T, INT_T, check_bool, check_model, show, type_of
+from oomcheck.checker.language.typecheck import BOOL_T, INT_T, check_bool, check_model, show, type_of
+from oomcheck.checker.symbolic.bmc import BITS, bmc_safety
+from oomcheck.checker.symbolic.chc import check_chc
+from oomcheck.checker.symbolic.encode import Encoder, bits_for
+from oomcheck.checker.symbolic.induction import check_invariant, k_induction
 from oomcheck.cli import EXIT_USAGE, main
 from oomcheck.models import get_model
 
@@ -194,7 +194,7 @@ def test_a_user_invariant_is_type_checked() -> None:
 # --------------------------------------------------------------------------------------------
 
 VARIANT = '''
-from oomcheck.checker.lang import count, ite
+from oomcheck.lang import count, ite
 from oomcheck.models.freezer import THREAD
 
 MODEL = "freezer"

@@ -7,13 +7,13 @@ from dataclasses import dataclass, field, replace
 
 import z3
 
-from .bmc import bmc_liveness, bmc_safety
-from .chc import check_chc
-from .explicit import Limits, ProgressFn, check_explicit, peak_rss_mb
-from .induction import check_invariant, k_induction
-from .lang import Expr, Model, ModelError, Property
-from .parametric import Prover, check_parametric, prove_one, violation_for_all
-from .trace import Result
+from oomcheck.checker.explicit.search import Limits, ProgressFn, check_explicit, peak_rss_mb
+from oomcheck.checker.language.lang import Expr, Model, ModelError, Property
+from oomcheck.checker.parametric.prove import Prover, check_parametric, prove_one, violation_for_all
+from oomcheck.checker.symbolic.bmc import bmc_liveness, bmc_safety
+from oomcheck.checker.symbolic.chc import check_chc
+from oomcheck.checker.symbolic.induction import check_invariant, k_induction
+from oomcheck.checker.trace import Result
 
 ENGINES = ("explicit", "bmc", "induction", "chc", "parametric", "auto")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 
-from .trace import Result, Step, Trace
+from oomcheck.checker.trace import Result, Step, Trace
 
 COL = 34
 

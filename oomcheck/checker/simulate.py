@@ -35,8 +35,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .compile import Compiled
-from .lang import TRUE, ActionInstance, Expr, ModelError
+from oomcheck.checker.language.compile import Compiled
+from oomcheck.checker.language.lang import TRUE, ActionInstance, Expr, ModelError
 
 SCHEDULERS = ("random", "timed")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .compile import Layout
-from .interp import evaluate
-from .lang import ActionInstance, Property, Quant
+from oomcheck.checker.language.compile import Layout
+from oomcheck.checker.language.interp import evaluate
+from oomcheck.checker.language.lang import ActionInstance, Property, Quant
 
 
 @dataclass

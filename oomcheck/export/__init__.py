@@ -4,6 +4,6 @@ They read the same Model the engines check, so a second, independent checker can
 exactly the transition system oomcheck explores.
 """
 
-from .promela import PanRun, Promela, to_promela
+from oomcheck.export.promela import PanRun, Promela, to_promela
 
 __all__ = ["PanRun", "Promela", "to_promela"]

@@ -1,7 +1,7 @@
 """Promela for SPIN, written from the same Model the engines check.
 
 The point is a second, independent checker on exactly our transition system, so every choice
-below keeps SPIN's semantics equal to ours (oomcheck/checker/lang.py, explicit.py):
+below keeps SPIN's semantics equal to ours (checker/language/lang.py, checker/explicit/search.py):
 
 - One step = one action instance = one `d_step`: the guard first (the step is enabled iff it
   holds), then the updates. Updates are simultaneous: a right side that reads a variable another
@@ -53,9 +53,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..checker.compile import _apply
-from ..checker.interp import evaluate
-from ..checker.lang import (
+from oomcheck.checker.language.compile import _apply
+from oomcheck.checker.language.interp import evaluate
+from oomcheck.checker.language.lang import (
     ActionInstance,
     BoolType,
     Const,

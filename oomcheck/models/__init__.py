@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..checker.lang import Model, ModelError, Size
-from . import freezer, oomadj, reaper
+from oomcheck.checker.language.lang import Model, ModelError, Size
+from oomcheck.models import freezer, oomadj, reaper
 
 
 @dataclass(frozen=True)

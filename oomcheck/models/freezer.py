@@ -29,7 +29,7 @@ copies are pre-6.1): kernel/freezer.c, kernel/power/process.c, mm/oom_kill.c. Th
 
 from __future__ import annotations
 
-from ..checker.lang import (
+from oomcheck.checker.language.lang import (
     BOOL,
     FALSE,
     TRUE,

@@ -43,7 +43,7 @@ What is abstracted, and why:
 
 from __future__ import annotations
 
-from ..checker.lang import (
+from oomcheck.checker.language.lang import (
     BOOL,
     FALSE,
     TRUE,

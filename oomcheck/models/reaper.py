@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import itertools
 
-from ..checker.lang import (
+from oomcheck.checker.language.lang import (
     BOOL,
     TRUE,
     ArrayHandle,

@@ -9,7 +9,7 @@ whatever the VMA tree still holds. Today that is an empty tree (__mt_destroy und
 lock), so this is safe only because of that second guard; see the -no-empty-tree variant.
 """
 
-from oomcheck.checker.lang import ite
+from oomcheck.lang import ite
 from oomcheck.models.reaper import REAP_ATTEMPTS, ReaperPC, Writer
 
 MODEL = "reaper"

@@ -8,7 +8,7 @@ clearing it are two steps; exit_mmap's unmap_vmas, which still takes the PTL, ca
 entry in between. Both zappers then put the same page in their gathers and both flushes drop it.
 """
 
-from oomcheck.checker.lang import Enum, ite
+from oomcheck.lang import Enum, ite
 from oomcheck.models.reaper import PTE, VMA, Life, ReaperPC
 
 MODEL = "reaper"

@@ -1,7 +1,7 @@
 """Soundness regression (wrong answer 8): a counter typed 0..3 that overflows once 4 threads
 have exited (threads >= 4). Its bound was dropped by the parametric engine: "proved"."""
 
-from oomcheck.checker.lang import BOOL, IntType
+from oomcheck.lang import BOOL, IntType
 from oomcheck.models.freezer import THREAD, ThreadPC
 
 MODEL = "freezer"

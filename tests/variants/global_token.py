@@ -2,7 +2,7 @@
 another domain (one token handed to whichever sibling takes it). The invariant is violated at
 threads = 2 only; cloning the taker once gave "violated for every threads >= 2"."""
 
-from oomcheck.checker.lang import BOOL, count
+from oomcheck.lang import BOOL, count
 from oomcheck.models.freezer import THREAD
 
 MODEL = "freezer"

@@ -1,7 +1,7 @@
 """Soundness regression (wrong answer 1): a per-thread initial value that differs only for
 threads with index >= 4. Violated at threads >= 5; once "proved for every threads >= 2"."""
 
-from oomcheck.checker.lang import BOOL, forall
+from oomcheck.lang import BOOL, forall
 from oomcheck.models.freezer import THREAD
 
 MODEL = "freezer"

@@ -1,7 +1,7 @@
 """Soundness regression (wrong answer 2): a second domain (per CPU) whose size follows the thread
 count, with a guard on a count over it. Violated at threads >= 4; once "proved for every N"."""
 
-from oomcheck.checker.lang import BOOL, count
+from oomcheck.lang import BOOL, count
 
 MODEL = "freezer"
 BASE = "v10"

@@ -16,10 +16,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .compile import Compiled, Layout, compile_model
-from .lang import Model, ModelError, Property
-from .symmetry import find_symmetry
-from .trace import Result, build_trace
+from oomcheck.checker.explicit.symmetry import find_symmetry
+from oomcheck.checker.language.compile import Compiled, Layout, compile_model
+from oomcheck.checker.language.lang import Model, ModelError, Property
+from oomcheck.checker.trace import Result, build_trace
 
 ProgressFn = Callable[[int, int, float], None]
 Seq = Sequence[int]  # array, bytearray, or a memoryview of the native core's arrays
@@ -141,8 +141,8 @@ def _layer_search(comp: Compiled, props: list[Property], limits: Limits, progres
         ex.note = "python"
         return ex
     try:
-        from .native import NativeUnavailableError
-        from .native.search import NativeLayerSearch
+        from oomcheck.checker.explicit.native import NativeUnavailableError
+        from oomcheck.checker.explicit.native.search import NativeLayerSearch
     except ImportError as e:  # pragma: no cover - a broken installation
         ex = _LayerSearch(comp, props, limits, progress, t0)
         ex.note = f"python (native core unavailable: {e})"
@@ -161,8 +161,8 @@ def _graph_search(comp: Compiled, props: list[Property], limits: Limits, progres
     """The graph search (liveness) in C or in Python, chosen as for the layer search."""
     if core != "python":
         try:
-            from .native import NativeUnavailableError
-            from .native.graph import NativeGraphSearch
+            from oomcheck.checker.explicit.native import NativeUnavailableError
+            from oomcheck.checker.explicit.native.graph import NativeGraphSearch
         except ImportError as e:  # pragma: no cover - a broken installation
             why = str(e)
         else:

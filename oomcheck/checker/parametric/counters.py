@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import z3
 
-from .compile import const_value
-from .lang import (
+from oomcheck.checker.language.compile import const_value
+from oomcheck.checker.language.lang import (
     Action,
     BoolType,
     Const,
@@ -45,7 +45,7 @@ from .lang import (
     substitute_size,
     symbolic_build,
 )
-from .symbolic import apply_op, as_bool, as_int
+from oomcheck.checker.symbolic.encode import apply_op, as_bool, as_int
 
 Local = tuple[int, ...]
 Key = tuple[str, int | None]

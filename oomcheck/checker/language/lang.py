@@ -373,7 +373,7 @@ def substitute_size(e: Expr, size: str, n: int) -> Expr:
 def _typed():
     """Expressions are type-checked as they enter a model (the rules are in typecheck.py, which
     imports this module, hence the late import)."""
-    from . import typecheck
+    from oomcheck.checker.language import typecheck
     return typecheck
 
 

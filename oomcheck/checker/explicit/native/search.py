@@ -14,10 +14,16 @@ from __future__ import annotations
 
 import itertools
 
-from ..compile import Compiled
-from ..explicit import Limits, ProgressFn, _initial_states, _LayerSearch, _LimitReachedError
-from ..lang import ModelError, Property
-from .core import Core, NativeUnavailableError, is_built, open_core
+from oomcheck.checker.explicit.native.core import Core, NativeUnavailableError, is_built, open_core
+from oomcheck.checker.explicit.search import (
+    Limits,
+    ProgressFn,
+    _initial_states,
+    _LayerSearch,
+    _LimitReachedError,
+)
+from oomcheck.checker.language.compile import Compiled
+from oomcheck.checker.language.lang import ModelError, Property
 
 CHUNK = 1 << 18  # expansions per call into C, between two time and memory checks
 

@@ -11,11 +11,18 @@ import time
 
 import z3
 
-from .bmc import BITS, checked_exprs, counterexample, property_exprs, safety_goal, sat_solver
-from .lang import Expr, Model, Property
-from .symbolic import Encoder
-from .trace import Result, build_trace
-from .typecheck import check_bool
+from oomcheck.checker.language.lang import Expr, Model, Property
+from oomcheck.checker.language.typecheck import check_bool
+from oomcheck.checker.symbolic.bmc import (
+    BITS,
+    checked_exprs,
+    counterexample,
+    property_exprs,
+    safety_goal,
+    sat_solver,
+)
+from oomcheck.checker.symbolic.encode import Encoder
+from oomcheck.checker.trace import Result, build_trace
 
 
 def _covers(model: Model) -> str:

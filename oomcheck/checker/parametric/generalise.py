@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import z3
 
-from .compile import Layout
-from .counters import CounterSystem, CState, Thread
-from .lang import Action, Const, Expr, Index, Model, Op, Param, Property, Quant
-from .trace import Trace
+from oomcheck.checker.language.compile import Layout
+from oomcheck.checker.language.lang import Action, Const, Expr, Index, Model, Op, Param, Property, Quant
+from oomcheck.checker.parametric.counters import CounterSystem, CState, Thread
+from oomcheck.checker.trace import Trace
 
 
 def _valid(cs: CounterSystem, f: z3.BoolRef, timeout: float, base: int) -> bool:

@@ -26,10 +26,10 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 from types import ModuleType
 
-from ..compile import Compiled
-from ..lang import Expr
-from ..symbolic import value_bound
-from .ccode import NativeUnsupportedError, generate, words_for
+from oomcheck.checker.explicit.native.ccode import NativeUnsupportedError, generate, words_for
+from oomcheck.checker.language.compile import Compiled
+from oomcheck.checker.language.lang import Expr
+from oomcheck.checker.symbolic.encode import value_bound
 
 CDEF = """
 typedef struct {

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .lang import (
+from oomcheck.checker.language.lang import (
     BoolType,
     Const,
     EnumType,

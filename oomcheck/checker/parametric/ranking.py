@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import z3
 
-from .counters import CounterSystem, CState
-from .houdini import Invariant, Sample, Samples
-from .lang import Expr, IntType
+from oomcheck.checker.language.lang import Expr, IntType
+from oomcheck.checker.parametric.counters import CounterSystem, CState
+from oomcheck.checker.parametric.houdini import Invariant, Sample, Samples
 
 
 @dataclass

@@ -8,8 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .compile import _apply
-from .lang import ActionInstance, Const, Expr, Index, Model, ModelError, Op, Param, Quant, Var
+from oomcheck.checker.language.compile import _apply
+from oomcheck.checker.language.lang import (
+    ActionInstance,
+    Const,
+    Expr,
+    Index,
+    Model,
+    ModelError,
+    Op,
+    Param,
+    Quant,
+    Var,
+)
 
 State = Mapping[tuple[str, int | None], int]
 

@@ -11,10 +11,10 @@ import time
 
 import z3
 
-from .bmc import bmc_safety, property_exprs, safety_goal
-from .lang import EnumType, Model, Property
-from .symbolic import Encoder
-from .trace import Result
+from oomcheck.checker.language.lang import EnumType, Model, Property
+from oomcheck.checker.symbolic.bmc import bmc_safety, property_exprs, safety_goal
+from oomcheck.checker.symbolic.encode import Encoder
+from oomcheck.checker.trace import Result
 
 
 def check_chc(model: Model, p: Property, timeout: float, bmc_depth: int = 60) -> Result:

@@ -12,11 +12,11 @@ import time
 
 import z3
 
-from .compile import compile_model
-from .lang import Expr, Model, ModelError, Property
-from .symbolic import Encoder, Vec
-from .trace import Result, Trace, build_trace
-from .typecheck import check_property
+from oomcheck.checker.language.compile import compile_model
+from oomcheck.checker.language.lang import Expr, Model, ModelError, Property
+from oomcheck.checker.language.typecheck import check_property
+from oomcheck.checker.symbolic.encode import Encoder, Vec
+from oomcheck.checker.trace import Result, Trace, build_trace
 
 
 def safety_goal(enc: Encoder, p: Property, s: Vec) -> z3.BoolRef:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..compile import Compiled, const_value
-from ..lang import BoolType, Const, Expr, Index, ModelError, Op, Param, Quant, Var
+from oomcheck.checker.language.compile import Compiled, const_value
+from oomcheck.checker.language.lang import BoolType, Const, Expr, Index, ModelError, Op, Param, Quant, Var
 
 
 class NativeUnsupportedError(Exception):

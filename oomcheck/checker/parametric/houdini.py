@@ -18,9 +18,9 @@ from math import lcm
 
 import z3
 
-from .compile import compile_model
-from .counters import CounterSystem, CState, Key
-from .lang import Expr, IntType, Model, ModelError
+from oomcheck.checker.language.compile import compile_model
+from oomcheck.checker.language.lang import Expr, IntType, Model, ModelError
+from oomcheck.checker.parametric.counters import CounterSystem, CState, Key
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .lang import Const, Expr, Index, Model, Op, Param, Property, Quant, Var
+from oomcheck.checker.language.lang import Const, Expr, Index, Model, Op, Param, Property, Quant, Var
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,17 @@ from dataclasses import dataclass
 
 import z3
 
-from .counters import CounterSystem, NotSymmetricError, definition, from_symbolic, instantiate
-from .explicit import Limits, check_explicit
-from .generalise import generalise
-from .houdini import (
+from oomcheck.checker.explicit.search import Limits, check_explicit
+from oomcheck.checker.language.lang import TRUE, Model, ModelError, Property, Size, symbolic_build
+from oomcheck.checker.parametric.counters import (
+    CounterSystem,
+    NotSymmetricError,
+    definition,
+    from_symbolic,
+    instantiate,
+)
+from oomcheck.checker.parametric.generalise import generalise
+from oomcheck.checker.parametric.houdini import (
     Invariant,
     Lemma,
     NoProofError,
@@ -28,9 +35,8 @@ from .houdini import (
     preserves_types,
     sample,
 )
-from .lang import TRUE, Model, ModelError, Property, Size, symbolic_build
-from .ranking import prove_leads_to
-from .trace import Result
+from oomcheck.checker.parametric.ranking import prove_leads_to
+from oomcheck.checker.trace import Result
 
 
 @dataclass

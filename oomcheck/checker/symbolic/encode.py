@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import z3
 
-from .compile import Layout, const_value
-from .lang import (
+from oomcheck.checker.language.compile import Layout, const_value
+from oomcheck.checker.language.lang import (
     ActionInstance,
     BoolType,
     Const,

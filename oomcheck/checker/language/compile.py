@@ -11,7 +11,8 @@ import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from .lang import (
+from oomcheck.checker.explicit.symmetry import Symmetry
+from oomcheck.checker.language.lang import (
     ActionInstance,
     BoolType,
     Const,
@@ -24,7 +25,6 @@ from .lang import (
     Quant,
     Var,
 )
-from .symmetry import Symmetry
 
 
 class Layout:

@@ -13,10 +13,17 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterator, Sequence
 
-from ..compile import Compiled
-from ..explicit import Limits, ProgressFn, Seq, _GraphSearch, _initial_states, _LimitReachedError
-from ..lang import Expr, ModelError, Property
-from .core import Core, is_built, open_core
+from oomcheck.checker.explicit.native.core import Core, is_built, open_core
+from oomcheck.checker.explicit.search import (
+    Limits,
+    ProgressFn,
+    Seq,
+    _GraphSearch,
+    _initial_states,
+    _LimitReachedError,
+)
+from oomcheck.checker.language.compile import Compiled
+from oomcheck.checker.language.lang import Expr, ModelError, Property
 
 CHUNK = 1 << 17  # expansions per call into C, between two time and memory checks
 NONE = 0xFFFFFFFF
@@ -116,7 +123,7 @@ class NativeGraphSearch(_GraphSearch):
     def handoff(self, i: int, depth: int, layer_end: int, found: dict[str, int]) -> bool:
         if self.after is None or len(self.states) < self.after:
             return False
-        from . import NativeUnavailableError
+        from oomcheck.checker.explicit.native import NativeUnavailableError
         try:
             self.core = self._open()
         except NativeUnavailableError as e:

@@ -1,0 +1,1 @@
+"""Explicit-state search: BFS safety, fair-cycle liveness, symmetry reduction, the native C core."""

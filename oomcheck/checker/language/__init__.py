@@ -1,0 +1,1 @@
+"""The modeling language: models as values, their types, the compiler and a reference interpreter."""

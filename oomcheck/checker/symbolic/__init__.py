@@ -1,0 +1,1 @@
+"""Z3 engines over the unrolled model: bounded model checking, k-induction and CHC (Spacer)."""
