@@ -40,11 +40,31 @@ def property_exprs(model: Model, p: Property) -> list[Expr]:
 
 
 def sat_solver(timeout: float) -> z3.Solver:
-    """A fresh solver that bit-blasts to SAT: for these finite models, much faster than Z3's
-    incremental SMT core on deep unrollings."""
+    """A fresh solver that bit-blasts to SAT, for one-shot queries (induction steps)."""
     s = z3.Then("simplify", "propagate-values", "solve-eqs", "bit-blast", "sat").solver()
     s.set("timeout", max(1, int(timeout * 1000)))
     return s
+
+
+def unrolling_solver() -> z3.Solver:
+    """One incremental bit-vector solver for a whole unrolling: each depth adds one step and
+    asks its question inside push/pop, so what the solver learnt at depth k is kept at k + 1
+    (measured on the catalog's cross-checks: about half the time of a fresh bit-blasting
+    solver per depth)."""
+    return z3.SolverFor("QF_BV")
+
+
+def _ask(sol: z3.Solver, timeout: float, *query: z3.BoolRef) -> tuple[z3.ModelRef | None, str | None]:
+    """Check the unrolling with `query` added for this question only: (a model, None) when
+    satisfiable, (None, None) when not, (None, why) when the solver gave up."""
+    sol.set("timeout", max(1, int(timeout * 1000)))
+    sol.push()
+    sol.add(*query)
+    r = sol.check()
+    m = sol.model() if r == z3.sat else None
+    why = sol.reason_unknown() if r == z3.unknown else None
+    sol.pop()
+    return m, why
 
 
 def _type_error(enc: Encoder, m: z3.ModelRef, s: Vec) -> None:
@@ -91,111 +111,110 @@ def actions_between(model: Model, packed: list[int]) -> list[int]:
 
 
 def bmc_safety(model: Model, p: Property, depth: int, timeout: float) -> Result:
-    enc = Encoder(model, bits=BITS, extra=property_exprs(model, p))
+    return bmc_safety_all(model, [p], depth, timeout)[0]
+
+
+def bmc_safety_all(model: Model, props: list[Property], depth: int, timeout: float) -> list[Result]:
+    """Safety properties over one shared unrolling, each with its own shortest counterexample.
+    The time limit is `timeout` per property, over the whole run; a property still open when it
+    runs out is unknown."""
+    enc = Encoder(model, bits=BITS, extra=[x for p in props for x in property_exprs(model, p)])
     t0 = time.perf_counter()
+    budget = timeout * len(props)
+    done: dict[str, Result] = {}
     states = [enc.state("0")]
-    path = [enc.init(states[0])]
+    sol = unrolling_solver()
+    sol.add(enc.init(states[0]))
     for k in range(depth + 1):
-        left = timeout - (time.perf_counter() - t0)
-        if left <= 0:
-            return _unknown(p, "bmc", f"time limit reached at depth {k}", t0, k)
-        sol = sat_solver(left)
-        sol.add(*path)
-        goal = safety_goal(enc, p, states[k])
-        sol.add(z3.Not(goal))
-        r = sol.check()
-        if r == z3.sat:
-            tr = counterexample(model, enc, sol.model(), states, checked_exprs(p))
-            return _result(p, "violated", "bmc", t0, k, {"kind": "bounded", "depth": k}, tr)
-        if r == z3.unknown:
-            return _unknown(p, "bmc", f"solver: {sol.reason_unknown()} at depth {k}", t0, k)
-        path.append(goal)  # every state up to depth k meets the goal: a sound lemma
+        for p in props:
+            if p.name in done:
+                continue
+            left = budget - (time.perf_counter() - t0)
+            if left <= 0:
+                done[p.name] = _unknown(p, "bmc", f"time limit reached at depth {k}", t0, k)
+                continue
+            goal = safety_goal(enc, p, states[k])
+            m, why = _ask(sol, left, z3.Not(goal))
+            if m is not None:
+                tr = counterexample(model, enc, m, states, checked_exprs(p))
+                done[p.name] = _result(p, "violated", "bmc", t0, k, {"kind": "bounded", "depth": k}, tr)
+            elif why is not None:
+                done[p.name] = _unknown(p, "bmc", f"solver: {why} at depth {k}", t0, k)
+            else:
+                sol.add(goal)  # every state up to depth k meets this goal: a sound lemma
+        if len(done) == len(props):
+            break
         if k < depth:
             nxt = enc.state(str(k + 1))
-            path.append(enc.trans(states[k], nxt))
+            sol.add(enc.trans(states[k], nxt))
             states.append(nxt)
-    return _result(p, "holds", "bmc", t0, depth, {"kind": "bounded", "depth": depth})
+    return [done.get(p.name) or _result(p, "holds", "bmc", t0, depth, {"kind": "bounded", "depth": depth})
+            for p in props]
 
 
 def bmc_liveness(model: Model, p: Property, depth: int, timeout: float) -> Result:
-    """A weakly fair lasso of length <= depth on which the goal never holds (after P). Its
-    states are within their types (a step out of a type is a model error, which the safety
-    checks report), so no value outgrows the encoding."""
+    """A weakly fair lasso of length <= depth on which the goal never holds (after P). Each
+    depth first asks whether a state leaves its type or reads an array out of range (a model
+    error, reported as the explicit engine reports it, never a lasso-free "holds"); then the
+    lasso is sought among states within their types, so no value outgrows the encoding."""
     enc = Encoder(model, bits=BITS, extra=property_exprs(model, p))
     t0 = time.perf_counter()
     states = [enc.state("0")]
     acts: list[z3.ExprRef] = []
     seen = checked_exprs(p) or []  # goal and premise are read in every state
-    base = [enc.init(states[0]), enc.ok(states[0], seen)]
+    sol = unrolling_solver()
+    sol.add(enc.init(states[0]))
     fair = [enc.instances[i] for i in enc.fair_ids]
     for k in range(depth + 1):
         left = timeout - (time.perf_counter() - t0)
         if left <= 0:
             return _unknown(p, "bmc", f"time limit reached at depth {k}", t0, k)
-        sol = sat_solver(left)
-        sol.add(*base)
+        # first: no state at depth k leaves its type or reads out of range (the model's error,
+        # as bmc_safety and the explicit engine report it); then it is a lemma for the lasso
+        m, why = _ask(sol, left, z3.Not(enc.ok(states[k], seen)))
+        if m is not None:
+            counterexample(model, enc, m, states, seen)  # raises the model error
+            raise ModelError("a reachable state is outside the model's types")  # pragma: no cover
+        if why is not None:
+            return _unknown(p, "bmc", f"solver: {why} at depth {k}", t0, k)
+        sol.add(enc.ok(states[k], seen))
+        left = timeout - (time.perf_counter() - t0)
+        q: list[z3.BoolRef] = []  # this depth's lasso, asked inside push/pop
         loop = z3.BitVec("loop", 16)
         start = z3.BitVec("start", 16)  # where P holds and the goal stops being met
-        sol.add(loop >= 0, loop <= k, start >= 0, start <= k)
+        q += [loop >= 0, loop <= k, start >= 0, start <= k]
         closes = [z3.And(loop == k, *[z3.Not(enc.guard(a, states[k])) for a in fair])]
         closes += [z3.And(loop == j, enc.equal(states[k], states[j])) for j in range(k)]
-        sol.add(z3.Or(closes))
+        q.append(z3.Or(closes))
         for a in fair:  # weak fairness on a real loop: taken or disabled somewhere on it
             on_loop = [z3.And(loop <= m, z3.Or(acts[m] == a.id, z3.Not(enc.guard(a, states[m]))))
                        for m in range(k)]
-            sol.add(z3.Or(loop == k, *on_loop))
-        q = [enc.pred(p.expr, s) for s in states]  # type: ignore[arg-type]
+            q.append(z3.Or(loop == k, *on_loop))
+        goal = [enc.pred(p.expr, s) for s in states]  # type: ignore[arg-type]
         if p.kind == "eventually":
-            sol.add(start == 0)
+            q.append(start == 0)
         else:
-            sol.add(z3.Or([z3.And(start == j, enc.pred(p.pre, states[j]))  # type: ignore[arg-type]
-                           for j in range(k + 1)]))
+            q.append(z3.Or([z3.And(start == j, enc.pred(p.pre, states[j]))  # type: ignore[arg-type]
+                            for j in range(k + 1)]))
         for m in range(k + 1):
-            sol.add(z3.Implies(z3.Or(m >= start, m >= loop), z3.Not(q[m])))
-        r = sol.check()
-        if r == z3.sat:
-            mdl = sol.model()
+            q.append(z3.Implies(z3.Or(m >= start, m >= loop), z3.Not(goal[m])))
+        mdl, why = _ask(sol, left, *q)
+        if mdl is not None:
             vals = [enc.pack(enc.values(mdl, s)) for s in states]
             aids = [mdl.eval(a, model_completion=True).as_signed_long() for a in acts]
             lp = mdl.eval(loop).as_signed_long()  # type: ignore[attr-defined]
             stutter = lp == k
             tr = build_trace(enc.layout, enc.instances, vals, aids, lp, stutter, p)
-            _no_model_error(model, enc, seen, k, timeout - (time.perf_counter() - t0))
             return _result(p, "violated", "bmc", t0, k, {"kind": "bounded", "depth": k}, tr)
-        if r == z3.unknown:
-            return _unknown(p, "bmc", f"solver: {sol.reason_unknown()} at depth {k}", t0, k)
+        if why is not None:
+            return _unknown(p, "bmc", f"solver: {why} at depth {k}", t0, k)
         if k < depth:
             nxt = enc.state(str(k + 1))
             act = z3.BitVec(f"act@{k}", 16)
-            base.append(enc.trans(states[k], nxt, act))
-            base.append(enc.ok(nxt, seen))
+            sol.add(enc.trans(states[k], nxt, act))
             states.append(nxt)
             acts.append(act)
-    _no_model_error(model, enc, seen, depth, timeout - (time.perf_counter() - t0))
     return _result(p, "holds", "bmc", t0, depth, {"kind": "bounded", "depth": depth})
-
-
-def _no_model_error(model: Model, enc: Encoder, seen: list[Expr], depth: int, timeout: float) -> None:
-    """The lasso search looks only among states within the types and without index errors; a
-    step out of them within the same depth is the model's error, as bmc_safety and the explicit
-    engine report it, not a lasso-free "holds"."""
-    states = [enc.state("e0")]
-    path = [enc.init(states[0])]
-    t0 = time.perf_counter()
-    for k in range(depth + 1):
-        sol = sat_solver(max(0.001, timeout - (time.perf_counter() - t0)))
-        sol.add(*path, z3.Not(enc.ok(states[k], seen)))
-        r = sol.check()
-        if r == z3.sat:
-            counterexample(model, enc, sol.model(), states, seen)  # raises the model error
-            raise ModelError("a reachable state is outside the model's types")  # pragma: no cover
-        if r != z3.unsat:
-            return  # the lasso search's own answer stands; nothing more is claimed
-        path.append(enc.ok(states[k], seen))
-        if k < depth:
-            nxt = enc.state(f"e{k + 1}")
-            path.append(enc.trans(states[k], nxt))
-            states.append(nxt)
 
 
 def check_bmc(model: Model, props: list[Property], depth: int, timeout: float) -> list[Result]:
