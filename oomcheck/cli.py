@@ -39,8 +39,12 @@ from oomcheck.checker.explicit.search import Limits
 from oomcheck.checker.language.lang import Expr, Model, ModelError
 from oomcheck.checker.render import result_text, results_json, trace_dot
 from oomcheck.checker.trace import Result
+from oomcheck.cli_diff import add_parsers as add_diff_parsers
+from oomcheck.cli_diff import run as run_diff
 from oomcheck.cli_export import add_parsers as add_export_parsers
 from oomcheck.cli_export import run as run_export
+from oomcheck.cli_report import add_parsers as add_report_parsers
+from oomcheck.cli_report import run as run_report
 from oomcheck.cli_simulate import add_parsers as add_simulate_parsers
 from oomcheck.cli_simulate import run as run_simulate
 from oomcheck.models import MODELS
@@ -128,6 +132,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     add_simulate_parsers(sub)
     add_export_parsers(sub)
+    add_diff_parsers(sub)
+    add_report_parsers(sub)
 
     v = sub.add_parser("verify", help="run the spec catalog and compare with expected verdicts")
     v.add_argument("specs", nargs="*", type=Path, help="spec TOML files (default: spec/*.toml)")
@@ -211,6 +217,8 @@ def _run(argv: Sequence[str] | None) -> int:
             return cmd_check(args)
         if args.cmd == "list":
             return cmd_list()
+        if args.cmd in ("diff", "report"):
+            return run_diff(args) if args.cmd == "diff" else run_report(args)
         if args.cmd in ("simulate", "contention"):
             return run_simulate(args)
         return run_export(args) if args.cmd == "export" else cmd_verify(args)
