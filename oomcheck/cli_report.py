@@ -49,6 +49,8 @@ def _command(args: argparse.Namespace) -> str:
         words += ["--engine", args.engine]
     if args.race:
         words += ["--race", args.race]
+    if args.spec:
+        words += ["--spec", str(args.spec)]
     return shlex.join(words)
 
 
