@@ -39,8 +39,14 @@ from oomcheck.checker.explicit.search import Limits
 from oomcheck.checker.language.lang import Expr, Model, ModelError
 from oomcheck.checker.render import result_text, results_json, trace_dot
 from oomcheck.checker.trace import Result
+from oomcheck.ciformats import add_options as add_ci_options
+from oomcheck.ciformats import emit_check, emit_verify
+from oomcheck.cli_diff import add_parsers as add_diff_parsers
+from oomcheck.cli_diff import run as run_diff
 from oomcheck.cli_export import add_parsers as add_export_parsers
 from oomcheck.cli_export import run as run_export
+from oomcheck.cli_report import add_parsers as add_report_parsers
+from oomcheck.cli_report import run as run_report
 from oomcheck.cli_simulate import add_parsers as add_simulate_parsers
 from oomcheck.cli_simulate import run as run_simulate
 from oomcheck.models import MODELS
@@ -123,11 +129,14 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--spec", type=Path, help="catalog to take the variant from "
                    "(default: the spec/ catalog of the model)")
     _add_limits(c)
+    add_ci_options(c)
 
     sub.add_parser("list", help="list models, variants, properties and sizes")
 
     add_simulate_parsers(sub)
     add_export_parsers(sub)
+    add_diff_parsers(sub)
+    add_report_parsers(sub)
 
     v = sub.add_parser("verify", help="run the spec catalog and compare with expected verdicts")
     v.add_argument("specs", nargs="*", type=Path, help="spec TOML files (default: spec/*.toml)")
@@ -141,6 +150,7 @@ def make_parser() -> argparse.ArgumentParser:
     v.add_argument("--cross-depth", type=_positive, default=12,
                    help="largest bmc depth of the cross-check (default 12)")
     _add_limits(v)
+    add_ci_options(v)
     return p
 
 
@@ -211,6 +221,8 @@ def _run(argv: Sequence[str] | None) -> int:
             return cmd_check(args)
         if args.cmd == "list":
             return cmd_list()
+        if args.cmd in ("diff", "report"):
+            return run_diff(args) if args.cmd == "diff" else run_report(args)
         if args.cmd in ("simulate", "contention"):
             return run_simulate(args)
         return run_export(args) if args.cmd == "export" else cmd_verify(args)
@@ -258,7 +270,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     results = run_engine(model, props, opts)
     header = {"model": model.name, "variant": model.variant, "sizes": model.sizes,
               "knobs": model.knobs}
-    if args.format == "json":
+    tap = emit_check(args, model, results, is_proof)  # writes --junit FILE; the TAP with --tap
+    if tap is not None:
+        print(tap)
+    elif args.format == "json":
         print(results_json(header, results))
     elif args.format == "dot":
         graphs = [trace_dot(r.trace, f"{model.name} {model.variant} {r.property}")
@@ -343,7 +358,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     rows = [r for rep in reports for r in rep.rows]
     mismatches = [m for rep in reports for m in rep.mismatches]
     unchecked = [m for rep in reports for m in rep.cross_unchecked]
-    if not text:
+    tap = emit_verify(args, rows, mismatches, unchecked)  # writes --junit FILE; the TAP with --tap
+    if tap is not None:
+        print(tap)
+    elif not text:
         print(json.dumps({"checks": rows, "mismatches": mismatches,
                           "not_cross_checked": unchecked, "seconds": round(total, 2)}, indent=2))
     else:

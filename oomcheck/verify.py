@@ -26,6 +26,7 @@ from oomcheck.checker.engines import Options
 from oomcheck.checker.engines import run as run_engine
 from oomcheck.checker.explicit.search import Limits, check_explicit
 from oomcheck.checker.language.lang import Model, Property
+from oomcheck.checker.render import result_text
 from oomcheck.checker.symbolic.bmc import bmc_liveness, bmc_safety_all
 from oomcheck.checker.trace import Result
 
@@ -182,6 +183,9 @@ def _expect(cat: Catalog, i: int, n: int, props_seen: list[str], kw: int, settin
                          "sizes": point, "property": p, "expected": e.verdicts[p],
                          "verdict": r.verdict, "engine": r.engine, "strength": r.strength,
                          "states": r.states, "seconds": round(r.seconds, 3), "ok": ok})
+        if not ok:  # what a CI failure shows (ciformats)
+            rep.rows[-1].update({"reason": r.reason} if r.reason else {})
+            rep.rows[-1].update({"counterexample": result_text(r)} if r.trace else {})
     states = results[0].states if results else 0
     rep.lines.append(f"  {e.variant:24}{_kv(e.knobs):{kw}}{_kv(point):16}" + "".join(cells)
                      + f" {states:>8}  {secs:7.2f}")
@@ -219,6 +223,10 @@ def _cross_check(model: Model, props: list[Property], explicit: dict[str, Result
         if not agree:
             rep.mismatches.append(f"{where}: {p.name}: explicit says {ex.verdict}"
                                   f"{_len(ex)}, bmc (depth {depth}) says {r.verdict}{_len(r)}")
+            for row in rep.rows:  # this job's rows: the test case the cross-check belongs to
+                if row["property"] == p.name:
+                    row["cross_check"] = f"bmc (depth {depth}) says {r.verdict}{_len(r)}, " \
+                        f"explicit says {ex.verdict}{_len(ex)}"
 
 
 def _len(r: Result) -> str:
@@ -242,7 +250,7 @@ def _proofs(cat: Catalog, pe: ProofExpectation, point: dict[str, int], settings:
         rep.rows.append({"model": cat.model, "variant": pe.variant, "knobs": pe.knobs,
                          "sizes": point, "property": r.property, "expected": want,
                          "verdict": r.verdict, "engine": r.engine, "strength": r.strength,
-                         "seconds": round(r.seconds, 3), "ok": ok})
+                         "seconds": round(r.seconds, 3), "ok": ok, "proof_engine": pe.engine})
         rep.lines.append(f"  {pe.variant:24}{_kv(point):16}{pe.engine:11}{r.property:30}"
                          f"{got + ('' if ok else '!'):10}{r.seconds:7.2f}")
 
