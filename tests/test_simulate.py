@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import itertools
 import json
+import random
 
 import pytest
 
@@ -12,7 +14,8 @@ from oomcheck import cli_simulate
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
 from oomcheck.checker.language.compile import Compiled, compile_model
 from oomcheck.checker.language.interp import step
-from oomcheck.checker.language.lang import Model, ModelError
+from oomcheck.checker.language.lang import FALSE, Model, ModelError, all_of, count
+from oomcheck.checker.sample import sample_initial
 from oomcheck.checker.simulate import SlotReader, run_trace, simulate
 from oomcheck.contention import (
     Costs,
@@ -24,6 +27,7 @@ from oomcheck.contention import (
     worst_case_events,
     zappers,
 )
+from oomcheck.models.freezer import THREAD
 
 
 def _freezer(variant: str = "v10", threads: int = 3) -> Model:
@@ -332,3 +336,48 @@ def test_initial_state_sampled_without_enumerating() -> None:
     assert run.end == "final"
     kinds = {SlotReader(big).get(run.states[0], "kind", v) for v in range(24)}
     assert kinds == {0, 1}
+
+
+def _freezer_big(variant: str, threads: int, knobs: dict[str, str] | None = None) -> Model:
+    cat = catalog_for("freezer")
+    return build_variant(resolve_variant(cat, variant), {"threads": threads}, knobs or {}, cat,
+                         max_size=threads)
+
+
+@pytest.mark.parametrize(("threads", "knobs"), [(17, {}), (40, {"pm_freeze": "during"})])
+def test_per_thread_init_constraints_sampled_at_many_threads(threads: int, knobs: dict) -> None:
+    # a random draw of every slot meets "frozen exactly when in __refrigerator" with
+    # probability 2^-threads, and listing the initial states is 4^threads combinations
+    c = compile_model(_freezer_big("v10", threads, knobs))
+    ok = c.predicate(all_of(*c.model.init_constraints))
+    for seed in range(3):
+        run = simulate(c, "timed", seed, max_steps=0)
+        assert ok(run.states[0])
+    pcs = {SlotReader(c).get(simulate(c, "random", s, max_steps=0).states[0], "pc", t)
+           for s in range(3) for t in range(1, threads)}
+    assert len(pcs) > 1  # the threads do not all start alike
+
+
+def test_sampled_initial_states_are_uniform() -> None:
+    # threads=3 under a PM freeze: each thread starts in 4 ways (running, in __refrigerator,
+    # in the freezable sleep frozen or not), 64 initial states in all
+    c = compile_model(build_variant(resolve_variant(catalog_for("freezer"), "pre"),
+                                    {"threads": 3}, {"pm_freeze": "during"}))
+    inits = c.initial_states()
+    assert len(inits) == 64
+    rng = random.Random(1)
+    counts = collections.Counter(sample_initial(c, rng) for _ in range(6400))
+    assert set(counts) == set(inits)
+    assert max(counts.values()) < 2 * min(counts.values())
+
+
+def test_unsampleable_initial_states_are_an_error_not_a_hang() -> None:
+    m = _freezer_big("v10", 20).derive("one-frozen")
+    frozen = m.ref("frozen")
+    m.constrain_init(count(THREAD, lambda t: frozen[t]) == 1)  # couples every thread
+    with pytest.raises(ModelError, match="cannot draw an initial state"):
+        simulate(compile_model(m), "random", 0)
+    m = _freezer("v10", 2).derive("none")
+    m.constrain_init(FALSE)
+    with pytest.raises(ModelError, match="no initial state"):
+        simulate(compile_model(m), "random", 0)
