@@ -21,8 +21,11 @@ from oomcheck.contention import (
     Costs,
     EventCounter,
     ReaperCostFn,
+    Row,
+    Summary,
     contention_model,
     measure,
+    plot_panels,
     run_stats,
     worst_case_events,
     zappers,
@@ -305,7 +308,7 @@ def test_cli_contention_writes_only_its_two_files(tmp_path, capsys) -> None:  # 
                                  "4:2,6:2", "--exhaustive-sizes", "4:2", "--quiet"])
     assert cli_simulate.run(args) == 0
     text = capsys.readouterr().out
-    assert "| seed |" in text and "Direction:" in text
+    assert "| measured (zhongjinji) |" in text and "Direction:" in text
     assert sorted(x.name for x in out.iterdir()) == ["contention.md", "contention.png", "keep.txt"]
     assert (out / "keep.txt").read_text() == "mine"
     assert (out / "contention.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -381,3 +384,32 @@ def test_unsampleable_initial_states_are_an_error_not_a_hang() -> None:
     m.constrain_init(FALSE)
     with pytest.raises(ModelError, match="no initial state"):
         simulate(compile_model(m), "random", 0)
+
+
+def _row(k: int, p: int, fwd_work: float, rev_work: float) -> Row:
+    def s(sched: str, work: float, spin: float) -> Summary:
+        return Summary(sched, 1, 1.0, 1, spin, work, work, {})
+    return Row(k, p, {"forward": None, "reverse": None},
+               {"forward": s("random", fwd_work, 10.0), "reverse": s("random", rev_work, 1.0)},
+               {"forward": s("timed", fwd_work, 20.0), "reverse": s("timed", rev_work, 2.0)})
+
+
+def test_contention_plot_series_say_what_they_plot() -> None:
+    rows = [_row(8, 2, 200.0, 150.0), _row(8, 4, 100.0, 80.0), _row(4, 4, 50.0, 40.0)]
+    panels = plot_panels(rows)
+    assert len(panels) == 4
+    by_p = panels[3]
+    saved = next(ln for ln in by_p.lines if ln.label.startswith("work saved by reverse"))
+    # (forward - reverse) / forward: 25% and 20%, not forward/reverse - 1 (33% and 25%)
+    assert saved.xs == [2, 4] and saved.ys == pytest.approx([25.0, 20.0])
+    ref = next(r for r in by_p.refs if "work saved" in r.label)
+    assert ref.y == pytest.approx(100 * (167.1 - 132.6) / 167.1)
+    share = next(ln for ln in by_p.lines if ln.label.startswith("spin share forward"))
+    assert share.ys == pytest.approx([10.0, 20.0])
+    ratios = panels[2]
+    work = next(ln for ln in ratios.lines if ln.label.startswith("work fwd/rev"))
+    assert work.xs == [4, 8] and work.ys == pytest.approx([50 / 40, 100 / 80])
+    # every reference line names the measurement it comes from, never a bare "seed"
+    labels = [r.label for pn in panels for r in pn.refs]
+    assert labels and all("zhongjinji" in lb and "seed" not in lb for lb in labels)
+    assert not any("seed" in ln.label for pn in panels for ln in pn.lines)
