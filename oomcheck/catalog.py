@@ -17,7 +17,16 @@ from oomcheck.checker.language.lang import Model, ModelError
 from oomcheck.checker.parametric.prove import Family
 from oomcheck.models import ModelSpec, get_model
 
-SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
+
+def _spec_dir() -> Path:
+    """The shipped catalog: oomcheck/spec in an installed wheel, spec/ at the top of a source
+    tree or an editable install (setup.py maps one to the other)."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "spec"
+    return packaged if packaged.is_dir() else here.parent / "spec"
+
+
+SPEC_DIR = _spec_dir()
 VERDICTS = ("holds", "violated", "unknown")
 
 
