@@ -88,3 +88,23 @@ def test_the_wheel_brings_the_pytest_plugin(venv: Path, tmp_path: Path) -> None:
                cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "4 passed in" in out.stdout  # the pre row is deselected
+
+
+def test_an_editable_install_sees_spec_edits(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so")
+    for name in ("oomcheck", "spec"):
+        shutil.copytree(ROOT / name, src / name, ignore=ignore)
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    env = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(env / "bin" / "python"), "install",
+                    "-q", "--no-deps", "-e", str(src)], check=True, cwd=tmp_path)
+    (purelib,) = (env / "lib").glob("python3*/site-packages")
+    (purelib / "deps-of-the-test-environment.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    with (src / "spec" / "freezer.toml").open("a") as f:
+        f.write('\n[variants.added-after-install]\nknobs = { thaw = "group" }\n')
+    out = _run(env, "oomcheck", "list", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "added-after-install" in out.stdout
