@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -58,7 +59,10 @@ def _plugin_args() -> list[str]:
     """-p for the plugin unless its entry point is installed (pytest loads it then, and a
     second registration under another name is an error)."""
     eps = importlib.metadata.entry_points(group="pytest11")
-    return [] if any(ep.value == "oomcheck.pytest_plugin" for ep in eps) else ["-p", "oomcheck.pytest_plugin"]
+    autoload = not os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    if autoload and any(ep.value == "oomcheck.pytest_plugin" for ep in eps):
+        return []
+    return ["-p", "oomcheck.pytest_plugin"]
 
 
 @pytest.fixture
