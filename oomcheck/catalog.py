@@ -17,7 +17,16 @@ from oomcheck.checker.language.lang import Model, ModelError
 from oomcheck.checker.parametric.prove import Family
 from oomcheck.models import ModelSpec, get_model
 
-SPEC_DIR = Path(__file__).resolve().parent.parent / "spec"
+
+def _spec_dir() -> Path:
+    """The shipped catalog: oomcheck/spec in an installed wheel, spec/ at the top of a source
+    tree or an editable install (setup.py maps one to the other)."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "spec"
+    return packaged if packaged.is_dir() else here.parent / "spec"
+
+
+SPEC_DIR = _spec_dir()
 VERDICTS = ("holds", "violated", "unknown")
 
 
@@ -90,7 +99,16 @@ def _str_map(d: object, where: str) -> dict[str, str]:
     return dict(t)
 
 
-def load_catalog(path: Path) -> Catalog:
+def load_catalog(path: Path, check: bool = True) -> Catalog:
+    """A catalog, validated as a whole (every variant and row, see validate) unless check is
+    False: a bad row is one error naming the file and the row, before anything runs."""
+    cat = _parse_catalog(path)
+    if check:
+        validate(cat)
+    return cat
+
+
+def _parse_catalog(path: Path) -> Catalog:
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
@@ -105,10 +123,13 @@ def load_catalog(path: Path) -> Catalog:
     model = data.get("model")
     if not isinstance(model, str):
         raise ModelError(f"{path}: needs model = \"NAME\"")
-    spec = get_model(model)
+    try:
+        spec = get_model(model)
+    except ModelError as e:
+        raise ModelError(f"{path}: {e}") from None
     variants: dict[str, Variant] = {}
-    for name, v in _table(data.get("variants", {}), "variants").items():
-        v = _table(v, f"variants.{name}")
+    for name, v in _table(data.get("variants", {}), f"{path}: variants").items():
+        v = _table(v, f"{path}: variants.{name}")
         bad = set(v) - {"knobs", "file", "provenance"}
         if bad:
             raise ModelError(f"{path}: variants.{name} has unknown key {sorted(bad)[0]!r}")
@@ -118,8 +139,11 @@ def load_catalog(path: Path) -> Catalog:
             variants[name] = Variant(name, model, file=(path.parent / str(v["file"])).resolve(),
                                      provenance=str(v.get("provenance", "")))
         else:
-            knobs = _str_map(v["knobs"], f"variants.{name}.knobs")
-            spec.instantiate({}, knobs)  # validates the knob names and values
+            knobs = _str_map(v["knobs"], f"{path}: variants.{name}.knobs")
+            try:
+                spec.instantiate({}, knobs)  # validates the knob names and values
+            except ModelError as e:
+                raise ModelError(f"{path}: variants.{name}: {e}") from None
             variants[name] = Variant(name, model, knobs=knobs,
                                      provenance=str(v.get("provenance", "")))
     expect = []
@@ -169,10 +193,53 @@ def load_catalog(path: Path) -> Catalog:
 
 
 def validate(cat: Catalog) -> None:
-    """Every row of the catalog names a variant, knobs, sizes and properties that exist, or
-    one line names the file and the row, before anything runs."""
+    """Every variant of the catalog builds, and every row names a variant, knobs, sizes and
+    properties that exist; or one line names the file and the variant or row, before anything
+    runs. Done once per process for an unchanged catalog (and variant files)."""
+    key = _stamp(cat)
+    if key in _VALID or key in _VALIDATING:  # _VALIDATING: a BASE chain came back here
+        return
+    _VALIDATING.add(key)
+    try:
+        _validate(cat)
+    finally:
+        _VALIDATING.discard(key)
+    _VALID.add(key)
+
+
+_VALID: set[tuple] = set()
+_VALIDATING: set[tuple] = set()
+
+
+def _stamp(cat: Catalog) -> tuple:
+    """What a validation rests on: the catalog file and its variant files, as they are now."""
+    def st(p: Path) -> tuple:
+        try:
+            s = p.stat()
+        except OSError:
+            return (str(p), None)
+        return (str(p), s.st_mtime_ns, s.st_size)
+    return (st(cat.path.resolve()), *(st(v.file) for v in cat.variants.values() if v.file))
+
+
+def _validate(cat: Catalog) -> None:
     spec = get_model(cat.model)
     props: dict[tuple[str, tuple], set[str]] = {}
+
+    def properties(variant: str, knobs: dict[str, str]) -> set[str]:
+        key = (variant, tuple(sorted(knobs.items())))
+        if key not in props:
+            v = resolve_variant(cat, variant)
+            if v.model != cat.model:
+                raise ModelError(f"variant file {v.file} is for model {v.model}, not {cat.model}")
+            props[key] = set(build_variant(v, {}, knobs, cat).properties)
+        return props[key]
+
+    for name in cat.variants:
+        try:
+            properties(name, {})
+        except ModelError as e:
+            raise ModelError(f"{cat.path}: variants.{name}: {e}") from None
     rows = [("expect", i, e.variant, e.knobs, e.sizes, e.verdicts) for i, e in enumerate(cat.expect)]
     rows += [("proof", i, e.variant, e.knobs, e.sizes, e.expect) for i, e in enumerate(cat.proofs)]
     for kind, i, variant, knobs, sizes, wanted in rows:
@@ -185,26 +252,26 @@ def validate(cat: Catalog) -> None:
             bad = [v for v in values if not lo <= v <= hi]
             if bad:
                 raise ModelError(f"{where}: {size}={bad[0]} is outside {lo}..{hi}")
-        key = (variant, tuple(sorted(knobs.items())))
-        if key not in props:
-            try:
-                m = build_variant(resolve_variant(cat, variant), {}, knobs, cat)
-            except ModelError as e:
-                raise ModelError(f"{where}: {e}") from None
-            props[key] = set(m.properties)
-        unknown = sorted(set(wanted) - props[key])
+        try:
+            known = properties(variant, knobs)
+        except ModelError as e:
+            raise ModelError(f"{where}: {e}") from None
+        unknown = sorted(set(wanted) - known)
         if unknown:
             raise ModelError(f"{where}: no property {unknown[0]!r} in this variant "
-                             f"(properties: {', '.join(sorted(props[key]))})")
+                             f"(properties: {', '.join(sorted(known))})")
 
 
-def default_catalogs() -> list[Catalog]:
-    return [load_catalog(p) for p in sorted(SPEC_DIR.glob("*.toml"))]
+def default_catalogs(check: bool = True) -> list[Catalog]:
+    """The catalogs shipped in spec/ (validated unless check is False)."""
+    return [load_catalog(p, check) for p in sorted(SPEC_DIR.glob("*.toml"))]
 
 
 def catalog_for(model: str) -> Catalog:
-    for c in default_catalogs():
+    """The model's catalog in spec/, validated (the other catalogs are only read)."""
+    for c in default_catalogs(check=False):
         if c.model == model:
+            validate(c)
             return c
     raise ModelError(f"no spec catalog for model {model!r} in {SPEC_DIR}")
 
@@ -270,6 +337,15 @@ def resolve_variant(catalog: Catalog | None, name_or_path: str) -> Variant:
     return v
 
 
+def base_catalog(variant: Variant, catalog: Catalog | None) -> Catalog:
+    """Where a variant file's BASE is looked up: the catalog that records the file (or that the
+    command line names) when it has a variant of that name, else the model's catalog in spec/,
+    wherever the file and that catalog are."""
+    if catalog is not None and catalog.model == variant.model and variant.base in catalog.variants:
+        return catalog
+    return catalog_for(variant.model)
+
+
 def build_variant(variant: Variant, sizes: dict[str, int], knobs: dict[str, str],
                   catalog: Catalog | None = None, max_size: int | None = None,
                   _depth: int = 0) -> Model:
@@ -289,8 +365,7 @@ def build_variant(variant: Variant, sizes: dict[str, int], knobs: dict[str, str]
         m = spec.instantiate(sizes, {**variant.knobs, **knobs})
     else:
         if variant.base is not None:
-            cat = catalog if catalog is not None and catalog.model == variant.model \
-                else catalog_for(variant.model)
+            cat = base_catalog(variant, catalog)
             base = resolve_variant(cat, variant.base)
             m = build_variant(base, sizes, {**variant.knobs, **knobs}, cat, max_size, _depth + 1)
         else:

@@ -32,7 +32,7 @@ from oomcheck.argtypes import SIZE_OPTIONS
 from oomcheck.argtypes import knob as _knob
 from oomcheck.argtypes import positive as _positive
 from oomcheck.argtypes import seconds as _seconds
-from oomcheck.catalog import call_user, default_catalogs, load_catalog, model_for, validate
+from oomcheck.catalog import SPEC_DIR, call_user, default_catalogs, load_catalog, model_for, validate
 from oomcheck.checker.engines import ENGINES, Options
 from oomcheck.checker.engines import run as run_engine
 from oomcheck.checker.explicit.search import Limits
@@ -339,6 +339,8 @@ def cmd_list() -> int:
                 how = f"file {v.file.name}" if v.file else \
                     ", ".join(f"{k}={x}" for k, x in v.knobs.items())
                 print(f"    {v.name:28} {how}")
+        else:
+            print(f"  variants: none (no catalog for {name} in {SPEC_DIR})")
     return EXIT_OK
 
 

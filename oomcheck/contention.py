@@ -2,8 +2,8 @@
 
 The question (issue 4, "How much contention the reverse walk removes"): how many times does a
 zapper wait for a PTL another zapper holds, and for how long, when the OOM reaper walks the VMAs
-forward (<= 6.17, the same direction as exit_mmap's unmap_vmas) or in reverse (6.18)? The seed's
-measurement (zhongjinji, Sep 2025, arm64; Michal Hocko's table) is the reference: waiting for the
+forward (<= 6.17, the same direction as exit_mmap's unmap_vmas) or in reverse (6.18)? The measurement
+of zhongjinji (Sep 2025, arm64; Michal Hocko's table) is the reference: waiting for the
 PTE spinlock 33.1 ms -> 1.0 ms, total running time (exit_mmap + reaper work) 167.1 -> 132.6 ms.
 
 Definitions, in terms of the model's variables (oomcheck/models/reaper.py):
@@ -18,7 +18,7 @@ Definitions, in terms of the model's variables (oomcheck/models/reaper.py):
   (takes the lock). So each wait counts once, however many other steps happen while z spins.
 - *spin time* (simulation): the clock time a zapper spends blocked at its PTL step (simulate.Wait
   whose last blocked state has the zapper at its PTL step);
-- *work*: the summed busy and spin time of the zappers (the seed's "Total running time
+- *work*: the summed busy and spin time of the zappers (the measurement's "Total running time
   (exit_mmap + reaper work)"; a spinning CPU is busy); *makespan*: when the last actor finishes.
 
 The cost model (Costs) is ours, not measured: clearing a present PTE (folio_remove_rmap_ptes and
@@ -46,8 +46,10 @@ WALKS = ("forward", "reverse")
 CONTENTION_KNOBS = {"exit_mmap": "current", "oom_victim": "yes", "mrelease": "no",
                     "mmap_writer": "no", "notifier": "ok", "vma_kinds": "anon", "top_vma": "no",
                     "tree_emptied_under_lock": "yes"}
-# The seed's measurement, ms (Michal Hocko's summary of zhongjinji's perf data).
-SEED = {"spin_forward": 33.1, "spin_reverse": 1.0, "work_forward": 167.1, "work_reverse": 132.6,
+# The reference measurement, ms (Michal Hocko's summary of zhongjinji's perf data, arm64,
+# Sep 2025). Not a random seed: the simulations' seeds are the `seed` arguments.
+MEASURED_BY = "zhongjinji's arm64 measurement"
+MEASURED = {"spin_forward": 33.1, "spin_reverse": 1.0, "work_forward": 167.1, "work_reverse": 132.6,
         "spin_split_forward": (10.0, 23.1), "spin_split_reverse": (0.4, 0.6)}
 
 
@@ -383,8 +385,8 @@ def _share(s: Summary) -> float:
     return s.spin / s.work if s.work else 0.0
 
 
-def seed_ratios() -> dict[str, float]:
-    s = SEED
+def measured_ratios() -> dict[str, float]:
+    s = MEASURED
     return {"spin": s["spin_forward"] / s["spin_reverse"],
             "work": s["work_forward"] / s["work_reverse"],
             "share_forward": s["spin_forward"] / s["work_forward"],
@@ -392,7 +394,7 @@ def seed_ratios() -> dict[str, float]:
 
 
 def table_markdown(rows: Sequence[Row]) -> str:
-    """The forward/reverse table (cells read "forward / reverse"), the seed's reference last."""
+    """The forward/reverse table (cells read "forward / reverse"), the measurement last."""
     head = ("| K | P | worst events | random events | random spin | timed events | timed spin "
             "| spin f/r | spin share of work | work | work f/r | makespan f/r |")
     lines = [head, "|" + "---:|" * 12]
@@ -407,20 +409,20 @@ def table_markdown(rows: Sequence[Row]) -> str:
             f"| {_fmt_ratio(_ratio(f.spin, v.spin))} | {_share(f):.1%} / {_share(v):.2%} "
             f"| {f.work:.0f} / {v.work:.0f} | {_fmt_ratio(_ratio(f.work, v.work))} "
             f"| {_fmt_ratio(_ratio(f.makespan, v.makespan))} |")
-    s, q = SEED, seed_ratios()
+    s, q = MEASURED, measured_ratios()
     lines.append(
-        f"| seed | arm64 | | | | | {s['spin_forward']} / {s['spin_reverse']} ms "
+        f"| measured (zhongjinji) | arm64 | | | | | {s['spin_forward']} / {s['spin_reverse']} ms "
         f"| {_fmt_ratio(q['spin'])} | {q['share_forward']:.1%} / {q['share_reverse']:.2%} "
         f"| {s['work_forward']} / {s['work_reverse']} ms | {_fmt_ratio(q['work'])} | n/a |")
     return "\n".join(lines)
 
 
 def conclusion(rows: Sequence[Row], sens: Sequence[Sensitivity] = ()) -> str:
-    """Whether the model reproduces the seed's direction and size, and under which scheduler."""
+    """Whether the model reproduces the measured direction and size, and under which scheduler."""
     big = max(rows, key=lambda r: (r.vmas * r.ptes, r.vmas))
     tf, tv = big.timed["forward"], big.timed["reverse"]
     rf, rv = big.random["forward"], big.random["reverse"]
-    q = seed_ratios()
+    q = measured_ratios()
     judged = [r for r in rows if r.vmas >= 4] or list(rows)
     timed_dir = all(r.timed["forward"].spin > r.timed["reverse"].spin
                     and r.timed["forward"].events > r.timed["reverse"].events
@@ -432,7 +434,7 @@ def conclusion(rows: Sequence[Row], sens: Sequence[Sensitivity] = ()) -> str:
     worst = [r for r in rows if r.worst["forward"] is not None]
     close = 0.5 <= statistics.fmean(shares_f) / q["share_forward"] <= 2.0 and \
         all(abs(w - q["work"]) <= 0.25 for w in works)
-    order = "of the seed's order" if close else "NOT of the seed's order"
+    order = "of the measured order" if close else "NOT of the measured order"
     out = [
         f"Direction: {'reproduced' if timed_dir else 'NOT reproduced'} under the timed "
         "scheduler: at every size with K >= 4 the reverse walk has fewer contention events, "
@@ -450,9 +452,9 @@ def conclusion(rows: Sequence[Row], sens: Sequence[Sensitivity] = ()) -> str:
     size = (
         f"Size, timed scheduler: with the default costs the share of the two zappers' work spent "
         f"spinning is {min(shares_f):.1%}-{max(shares_f):.1%} forward and {min(shares_v):.2%}-"
-        f"{max(shares_v):.2%} reverse (seed: {q['share_forward']:.1%} and "
+        f"{max(shares_v):.2%} reverse (measured: {q['share_forward']:.1%} and "
         f"{q['share_reverse']:.2%}), and the work ratio forward/reverse is {min(works):.2f}-"
-        f"{max(works):.2f}x (seed: {q['work']:.2f}x). Both hardly depend on K and are "
+        f"{max(works):.2f}x (measured: {q['work']:.2f}x). Both hardly depend on K and are "
         f"{order}.")
     if sens:
         sh = [_share(s.forward) for s in sens]
@@ -461,7 +463,7 @@ def conclusion(rows: Sequence[Row], sens: Sequence[Sensitivity] = ()) -> str:
         size += (f" They depend on the cost model, which is chosen, not measured: across the cost "
                  f"variants of the sensitivity table the forward share is {min(sh):.0%}-"
                  f"{max(sh):.0%} and the work ratio {min(wr):.2f}-{max(wr):.2f}x, which "
-                 f"{'brackets' if brackets else 'does NOT bracket'} the seed; so "
+                 f"{'brackets' if brackets else 'does NOT bracket'} the measurement; so "
                  "the model reproduces the size of the effect on the total (a sizeable part of "
                  "the forward work is PTL spin, and the reverse walk saves about that), not its "
                  "exact value.")
@@ -469,7 +471,7 @@ def conclusion(rows: Sequence[Row], sens: Sequence[Sensitivity] = ()) -> str:
     size += (
         f" The spin ratio forward/reverse is a different matter: at K={big.vmas}, P={big.ptes} "
         f"it is {_fmt_ratio(_ratio(tf.spin, tv.spin))} ({tf.events:.1f} vs {tv.events:.2f} "
-        f"events; {per_event:.0f} spin per forward event), against the seed's "
+        f"events; {per_event:.0f} spin per forward event), against the measured "
         f"{_fmt_ratio(q['spin'])}. Forward spin grows linearly with K. Reverse spin is at "
         "most one table's worth per run, and only in the runs where the two walks reach the "
         f"crossing table at the same time ({tv.events:.0%} of runs here)")
@@ -481,7 +483,7 @@ def conclusion(rows: Sequence[Row], sens: Sequence[Sensitivity] = ()) -> str:
                  f"at K={a.vmas}, {b.timed['reverse'].events:.0%} at K={b.vmas}; see also the "
                  "jitter rows of the sensitivity table)")
     size += (". So the spin ratio is set by how often the crossing collides, which depends on "
-             "timing noise the model does not pin down, not on the walk order alone; the seed's "
+             "timing noise the model does not pin down, not on the walk order alone; the measured "
              "residual 1.0 ms is of that kind, or comes from locks the model leaves out.")
     finite = [(r, _ratio(r.timed["forward"].spin, r.timed["reverse"].spin)) for r in rows]
     finite = [(r, x) for r, x in finite if math.isfinite(x)]
@@ -492,7 +494,7 @@ def conclusion(rows: Sequence[Row], sens: Sequence[Sensitivity] = ()) -> str:
                  f"(K={lo[0].vmas}, P={lo[0].ptes}) to {_fmt_ratio(hi[1])} (K={hi[0].vmas}, "
                  f"P={hi[0].ptes})" + (f", and is infinite at {zero} size(s) where no reverse "
                                        "run spun at all" if zero else "")
-                 + f"; the seed's {_fmt_ratio(q['spin'])} lies "
+                 + f"; the measured {_fmt_ratio(q['spin'])} lies "
                  + ("inside" if lo[1] <= q["spin"] <= hi[1] else "outside") + " that range.")
     out.append(size)
     out.append(
@@ -504,7 +506,7 @@ def conclusion(rows: Sequence[Row], sens: Sequence[Sensitivity] = ()) -> str:
         "as two CPUs do. Walking the same way they leapfrog: the one that unlocks table v goes "
         "on to flush its gather outside the lock, the other passes v (already cleared, cheap), "
         "takes v+1 first and clears it, and the first then spins on v+1. So one of them waits "
-        "on every table, and both take turns waiting, as in the seed (exit_mmap 10.0 ms, "
+        "on every table, and both take turns waiting, as in the measurement (exit_mmap 10.0 ms, "
         "reaper 23.1 ms; the model splits it about evenly, or all on the reaper when flushing "
         "costs nothing). Walking towards each other they share no table until they cross, once, "
         "in the middle. The random scheduler picks a cheap step and an expensive one with equal "
@@ -514,88 +516,131 @@ def conclusion(rows: Sequence[Row], sens: Sequence[Sensitivity] = ()) -> str:
     return "\n\n".join(out)
 
 
+@dataclass
+class Line:
+    """One plotted series: y against x, a matplotlib format string."""
+
+    label: str
+    xs: list[float]
+    ys: list[float]
+    fmt: str = "o-"
+    style: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class RefLine:
+    """A horizontal reference line: a figure of the arm64 measurement."""
+
+    label: str
+    y: float
+    ls: str = "-"
+
+
+@dataclass
+class Panel:
+    title: str
+    xlabel: str
+    ylabel: str
+    lines: list[Line]
+    refs: list[RefLine] = field(default_factory=list)
+    log: bool = False
+
+
+def work_saved(forward: Summary, reverse: Summary) -> float:
+    """The share of the forward walk's work that the reverse walk saves: 1 - reverse/forward."""
+    return 1.0 - reverse.work / forward.work if forward.work else 0.0
+
+
+def plot_panels(rows: Sequence[Row]) -> list[Panel]:
+    """The four panels of contention.png as data (a panel against P only with several P)."""
+    q = measured_ratios()
+    m = MEASURED
+    p_main = _main_p(rows)
+    by_k = sorted((r for r in rows if r.ptes == p_main), key=lambda r: r.vmas)
+    k_main = _main_k(rows)
+    by_p = sorted((r for r in rows if r.vmas == k_main), key=lambda r: r.ptes)
+    ks = [r.vmas for r in by_k]
+    walks = (("forward", "-"), ("reverse", "--"))
+
+    events = [Line(f"{sched} {walk}", ks, [getattr(r, sched)[walk].events for r in by_k],
+                   mk + style) for walk, style in walks for sched, mk in (("timed", "o"), ("random", "s"))]
+    wk = [r for r in by_k if r.worst["forward"] is not None]
+    events += [Line(f"worst case {walk} (exhaustive)", [r.vmas for r in wk],
+                    [r.worst[walk] for r in wk], mk, {"color": "k", "ms": 9})  # type: ignore[misc]
+               for walk, mk in (("forward", "^"), ("reverse", "v")) if wk]
+    out = [Panel(f"contention events (mean; worst case), P={p_main}", "K (VMAs)",
+                 "PTL contention events per run", events)]
+
+    share = [Line(f"{sched} {walk}", ks, [100 * _share(getattr(r, sched)[walk]) for r in by_k],
+                  mk + style) for walk, style in walks for sched, mk in (("timed", "o"), ("random", "s"))]
+    out.append(Panel(f"share of work spent spinning, P={p_main}", "K (VMAs)",
+                     "PTL spin, % of the zappers' work", share, [
+                         RefLine(f"{MEASURED_BY}, forward ({m['spin_forward']} / "
+                                 f"{m['work_forward']} ms)", 100 * q["share_forward"]),
+                         RefLine(f"{MEASURED_BY}, reverse ({m['spin_reverse']} / "
+                                 f"{m['work_reverse']} ms)", 100 * q["share_reverse"], ":")]))
+
+    ratios = []
+    for sched, mk in (("timed", "o-"), ("random", "s-")):
+        pts = [(r.vmas, _ratio(getattr(r, sched)["forward"].spin, getattr(r, sched)["reverse"].spin))
+               for r in by_k]
+        pts = [(k, x) for k, x in pts if math.isfinite(x) and x > 0]
+        if pts:
+            ratios.append(Line(f"spin fwd/rev, {sched}", [k for k, _ in pts], [x for _, x in pts], mk))
+    ratios.append(Line("work fwd/rev, timed", ks,
+                       [_ratio(r.timed["forward"].work, r.timed["reverse"].work) for r in by_k], "o--"))
+    ratios.append(Line("makespan fwd/rev, timed", ks,
+                       [_ratio(r.timed["forward"].makespan, r.timed["reverse"].makespan) for r in by_k],
+                       "d--"))
+    out.append(Panel(f"ratios, P={p_main} (sizes where no reverse run spun are left out)",
+                     "K (VMAs)", "forward / reverse", ratios, [
+                         RefLine(f"{MEASURED_BY}: spin {m['spin_forward']} / {m['spin_reverse']} ms",
+                                 q["spin"]),
+                         RefLine(f"{MEASURED_BY}: total {m['work_forward']} / {m['work_reverse']} ms",
+                                 q["work"], ":")], log=True))
+
+    if len(by_p) > 1:
+        ps = [r.ptes for r in by_p]
+        out.append(Panel(f"against P, K={k_main}", "P (PTEs per table)", "%", [
+            Line("spin share forward, timed (%)", ps, [100 * _share(r.timed["forward"]) for r in by_p],
+                 "o-"),
+            Line("spin share reverse, timed (%)", ps, [100 * _share(r.timed["reverse"]) for r in by_p],
+                 "o--"),
+            Line("work saved by reverse, timed (% of forward work)", ps,
+                 [100 * work_saved(r.timed["forward"], r.timed["reverse"]) for r in by_p], "d-"),
+        ], [
+            RefLine(f"{MEASURED_BY}: spin share forward", 100 * q["share_forward"]),
+            RefLine(f"{MEASURED_BY}: work saved ({m['work_forward']} -> {m['work_reverse']} ms)",
+                    100 * (1 - 1 / q["work"]), ":"),
+        ]))
+    return out
+
+
 def plot(rows: Sequence[Row], path: str) -> None:
-    """contention.png: events, spin share and ratios against K (and P), with the seed's figures."""
+    """contention.png: events, spin share and ratios against K (and P), with the measured figures."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    q = seed_ratios()
-    p_main = _main_p(rows)
-    by_k = sorted((r for r in rows if r.ptes == p_main), key=lambda r: r.vmas)
-    k_main = _main_k(rows)
-    by_p = sorted((r for r in rows if r.vmas == k_main), key=lambda r: r.ptes)
     fig, ax = plt.subplots(2, 2, figsize=(12, 9))
-    ks = [r.vmas for r in by_k]
-
-    a = ax[0][0]
-    for walk, style in (("forward", "-"), ("reverse", "--")):
-        a.plot(ks, [r.timed[walk].events for r in by_k], "o" + style, label=f"timed {walk}")
-        a.plot(ks, [r.random[walk].events for r in by_k], "s" + style, label=f"random {walk}")
-    wk = [r for r in by_k if r.worst["forward"] is not None]
-    for walk, mk in (("forward", "^"), ("reverse", "v")):
-        if wk:
-            a.plot([r.vmas for r in wk], [r.worst[walk] for r in wk], mk, color="k", ms=9,
-                   label=f"worst case {walk} (exhaustive)")
-    a.set_xlabel("K (VMAs)")
-    a.set_ylabel("PTL contention events per run")
-    a.set_title(f"contention events (mean; worst case), P={p_main}")
-    a.legend(fontsize=8)
-
-    a = ax[0][1]
-    for walk, style in (("forward", "-"), ("reverse", "--")):
-        a.plot(ks, [100 * _share(r.timed[walk]) for r in by_k], "o" + style, label=f"timed {walk}")
-        a.plot(ks, [100 * _share(r.random[walk]) for r in by_k], "s" + style,
-               label=f"random {walk}")
-    a.axhline(100 * q["share_forward"], color="r", lw=1, label="seed forward (33.1 / 167.1 ms)")
-    a.axhline(100 * q["share_reverse"], color="r", ls=":", lw=1,
-              label="seed reverse (1.0 / 132.6 ms)")
-    a.set_xlabel("K (VMAs)")
-    a.set_ylabel("PTL spin, % of the zappers' work")
-    a.set_title(f"share of work spent spinning, P={p_main}")
-    a.legend(fontsize=8)
-
-    a = ax[1][0]
-    for sched, mk in (("timed", "o-"), ("random", "s-")):
-        pts = [(r.vmas, _ratio(getattr(r, sched)["forward"].spin, getattr(r, sched)["reverse"].spin))
-               for r in by_k]
-        pts = [(k, x) for k, x in pts if math.isfinite(x) and x > 0]
-        if pts:
-            a.plot(*zip(*pts, strict=True), mk, label=f"spin fwd/rev, {sched}")
-    a.plot(ks, [_ratio(r.timed["forward"].work, r.timed["reverse"].work) for r in by_k],
-           "o--", label="work fwd/rev, timed")
-    a.plot(ks, [_ratio(r.timed["forward"].makespan, r.timed["reverse"].makespan) for r in by_k],
-           "d--", label="makespan fwd/rev, timed")
-    a.axhline(q["spin"], color="r", lw=1, label="seed spin 33.1 / 1.0 ms")
-    a.axhline(q["work"], color="r", ls=":", lw=1, label="seed total 167.1 / 132.6 ms")
-    a.set_yscale("log")
-    a.set_xlabel("K (VMAs)")
-    a.set_ylabel("forward / reverse")
-    a.set_title(f"ratios, P={p_main} (sizes where no reverse run spun are left out)")
-    a.legend(fontsize=8)
-
-    a = ax[1][1]
-    if len(by_p) > 1:
-        ps = [r.ptes for r in by_p]
-        a.plot(ps, [100 * _share(r.timed["forward"]) for r in by_p], "o-",
-               label="spin share forward, timed (%)")
-        a.plot(ps, [100 * _share(r.timed["reverse"]) for r in by_p], "o--",
-               label="spin share reverse, timed (%)")
-        a.plot(ps, [100 * (_ratio(r.timed["forward"].work, r.timed["reverse"].work) - 1)
-                    for r in by_p], "d-", label="work saved by reverse, timed (%)")
-        a.axhline(100 * q["share_forward"], color="r", lw=1, label="seed spin share forward")
-        a.axhline(100 * (q["work"] - 1), color="r", ls=":", lw=1, label="seed work saved")
-        a.xaxis.set_major_locator(MaxNLocator(integer=True))
-        a.set_xlabel("P (PTEs per table)")
-        a.set_ylabel("%")
-        a.set_title(f"against P, K={k_main}")
+    cells = [ax[0][0], ax[0][1], ax[1][0], ax[1][1]]
+    panels = plot_panels(rows)
+    for a, panel in zip(cells, panels, strict=False):
+        for line in panel.lines:
+            a.plot(line.xs, line.ys, line.fmt, label=line.label, **line.style)  # type: ignore[arg-type]
+        for ref in panel.refs:
+            a.axhline(ref.y, color="r", ls=ref.ls, lw=1, label=ref.label)
+        if panel.log:
+            a.set_yscale("log")
+        a.set_xlabel(panel.xlabel)
+        a.set_ylabel(panel.ylabel)
+        a.set_title(panel.title)
         a.legend(fontsize=8)
-    else:
-        a.set_axis_off()
-    for a in (ax[0][0], ax[0][1], ax[1][0]):
         a.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for a in cells[len(panels):]:
+        a.set_axis_off()
     fig.suptitle("PTL contention, exit_mmap vs OOM reaper: forward (<= 6.17) vs reverse (6.18) "
                  "walk (oomcheck reaper model)")
     fig.tight_layout()
@@ -650,7 +695,7 @@ class Sensitivity:
     reverse: Summary
 
 
-# Cost variants around the default: the figures that "match" the seed depend on these ratios.
+# Cost variants around the default: the figures that "match" the measurement depend on these ratios.
 SENSITIVITY = (
     ("default", {}),
     ("flush cheaper (free_page 2)", {"free_page": 2.0}),
@@ -679,7 +724,7 @@ def sensitivity(vmas: int, ptes: int, runs: int, seed: int = 0, costs: Costs | N
 
 
 def sensitivity_markdown(rows: Sequence[Sensitivity], vmas: int, ptes: int) -> str:
-    q = seed_ratios()
+    q = measured_ratios()
     lines = [f"Timed scheduler at K={vmas}, P={ptes}, cost variants (cells: forward / reverse):",
              "",
              "| costs | events | spin share of work | work f/r | spin exit_mmap / reaper, fwd |",
@@ -690,8 +735,8 @@ def sensitivity_markdown(rows: Sequence[Sensitivity], vmas: int, ptes: int) -> s
         lines.append(f"| {s.label} | {f.events:.2f} / {v.events:.2f} "
                      f"| {_share(f):.1%} / {_share(v):.2%} "
                      f"| {_fmt_ratio(_ratio(f.work, v.work))} | {split} |")
-    sd = SEED
-    lines.append(f"| seed (ms) | | {q['share_forward']:.1%} / {q['share_reverse']:.2%} "
+    sd = MEASURED
+    lines.append(f"| measured (zhongjinji, ms) | | {q['share_forward']:.1%} / {q['share_reverse']:.2%} "
                  f"| {_fmt_ratio(q['work'])} | {sd['spin_split_forward'][0]} / "
                  f"{sd['spin_split_forward'][1]} |")
     return "\n".join(lines)
@@ -740,8 +785,8 @@ def report_markdown(rep: Report) -> str:
         "event is a zapper (exit_mmap's unmap_vmas, the OOM reaper, process_mrelease if enabled) "
         "at its pte_offset_map_lock step for a table whose PTL another zapper holds, counted "
         "once per waiting episode. Spin = time blocked at that step; work = summed busy + spin "
-        "time of the zappers (the seed's \"total running time, exit_mmap + reaper work\"); "
-        "makespan = when the last actor finishes. Times are in lock-step units; the seed's are "
+        "time of the zappers (the measurement's \"total running time, exit_mmap + reaper work\"); "
+        "makespan = when the last actor finishes. Times are in lock-step units; the measured ones are "
         "ms, so only ratios and shares compare.",
         "",
         f"Costs: lock/iterator step {c.lock_step}, clear a present PTE {c.zap_present}, read a "

@@ -16,12 +16,19 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from oomcheck.catalog import Catalog, ProofExpectation, build_variant, load_catalog, resolve_variant
+from oomcheck.catalog import (
+    Catalog,
+    Expectation,
+    ProofExpectation,
+    build_variant,
+    load_catalog,
+    resolve_variant,
+)
 from oomcheck.checker.engines import Options
 from oomcheck.checker.engines import run as run_engine
 from oomcheck.checker.explicit.search import Limits, check_explicit
@@ -160,11 +167,8 @@ def _expect(cat: Catalog, i: int, n: int, props_seen: list[str], kw: int, settin
             rep: Report) -> None:
     e = cat.expect[i]
     point = e.size_points()[n]
-    model = build_variant(resolve_variant(cat, e.variant), point, e.knobs, cat)
-    props = model.select(list(e.verdicts))
     t0 = time.perf_counter()
-    results = check_explicit(model, props, settings.limits, _progress(settings, model),
-                             settings.symmetry)
+    model, props, results = expect_results(cat, e, point, settings)
     secs = time.perf_counter() - t0
     got = {r.property: r for r in results}
     cells = []
@@ -191,6 +195,26 @@ def _expect(cat: Catalog, i: int, n: int, props_seen: list[str], kw: int, settin
                      + f" {states:>8}  {secs:7.2f}")
     if settings.cross and n == 0:
         _cross_check(model, props, got, settings.cross_timeout, settings.cross_depth, rep)
+
+
+def expect_results(cat: Catalog, e: Expectation, point: dict[str, int], settings: Settings,
+                   only: Collection[str] | None = None) -> tuple[Model, list[Property], list[Result]]:
+    """An [[expect]] row at one size point: the explicit engine's result for each property it
+    names (or for those in `only`), in the row's order. Its verdict is to equal the row's."""
+    model = build_variant(resolve_variant(cat, e.variant), point, e.knobs, cat)
+    props = model.select([p for p in e.verdicts if only is None or p in only])
+    return model, props, check_explicit(model, props, settings.limits, _progress(settings, model),
+                                        settings.symmetry)
+
+
+def proof_results(cat: Catalog, pe: ProofExpectation, point: dict[str, int], settings: Settings,
+                  only: Collection[str] | None = None) -> list[Result]:
+    """A [[proof]] row at one size point: its engine's result for each property it names (or for
+    those in `only`). proof_strength(result) is to equal the row's expectation."""
+    model = build_variant(resolve_variant(cat, pe.variant), point, pe.knobs, cat)
+    props = model.select([p for p in pe.expect if only is None or p in only])
+    return run_engine(model, props, Options(pe.engine, depth=pe.depth, timeout=120.0,
+                                            limits=settings.limits))
 
 
 def _cross_check(model: Model, props: list[Property], explicit: dict[str, Result],
@@ -235,12 +259,9 @@ def _len(r: Result) -> str:
 
 def _proofs(cat: Catalog, pe: ProofExpectation, point: dict[str, int], settings: Settings,
             rep: Report) -> None:
-    model = build_variant(resolve_variant(cat, pe.variant), point, pe.knobs, cat)
-    props = model.select(list(pe.expect))
-    results = run_engine(model, props, Options(pe.engine, depth=pe.depth, timeout=120.0,
-                                               limits=settings.limits))
+    results = proof_results(cat, pe, point, settings)
     for r in results:
-        got = _strength(r)
+        got = proof_strength(r)
         want = pe.expect[r.property]
         ok = got == want
         where = f"{cat.model} {pe.variant} {_kv(pe.knobs)} {_kv(point)} [{pe.engine}]"
@@ -255,7 +276,8 @@ def _proofs(cat: Catalog, pe: ProofExpectation, point: dict[str, int], settings:
                          f"{got + ('' if ok else '!'):10}{r.seconds:7.2f}")
 
 
-def _strength(r: Result) -> str:
+def proof_strength(r: Result) -> str:
+    """What a [[proof]] row expects of a result: proved, bounded, violated or unknown."""
     if r.verdict == "violated":
         return "violated"
     if r.verdict == "unknown":

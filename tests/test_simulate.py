@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import itertools
 import json
+import random
 
 import pytest
 
@@ -12,18 +14,23 @@ from oomcheck import cli_simulate
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
 from oomcheck.checker.language.compile import Compiled, compile_model
 from oomcheck.checker.language.interp import step
-from oomcheck.checker.language.lang import Model, ModelError
+from oomcheck.checker.language.lang import FALSE, Model, ModelError, all_of, count
+from oomcheck.checker.sample import sample_initial
 from oomcheck.checker.simulate import SlotReader, run_trace, simulate
 from oomcheck.contention import (
     Costs,
     EventCounter,
     ReaperCostFn,
+    Row,
+    Summary,
     contention_model,
     measure,
+    plot_panels,
     run_stats,
     worst_case_events,
     zappers,
 )
+from oomcheck.models.freezer import THREAD
 
 
 def _freezer(variant: str = "v10", threads: int = 3) -> Model:
@@ -301,7 +308,7 @@ def test_cli_contention_writes_only_its_two_files(tmp_path, capsys) -> None:  # 
                                  "4:2,6:2", "--exhaustive-sizes", "4:2", "--quiet"])
     assert cli_simulate.run(args) == 0
     text = capsys.readouterr().out
-    assert "| seed |" in text and "Direction:" in text
+    assert "| measured (zhongjinji) |" in text and "Direction:" in text
     assert sorted(x.name for x in out.iterdir()) == ["contention.md", "contention.png", "keep.txt"]
     assert (out / "keep.txt").read_text() == "mine"
     assert (out / "contention.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -332,3 +339,77 @@ def test_initial_state_sampled_without_enumerating() -> None:
     assert run.end == "final"
     kinds = {SlotReader(big).get(run.states[0], "kind", v) for v in range(24)}
     assert kinds == {0, 1}
+
+
+def _freezer_big(variant: str, threads: int, knobs: dict[str, str] | None = None) -> Model:
+    cat = catalog_for("freezer")
+    return build_variant(resolve_variant(cat, variant), {"threads": threads}, knobs or {}, cat,
+                         max_size=threads)
+
+
+@pytest.mark.parametrize(("threads", "knobs"), [(17, {}), (40, {"pm_freeze": "during"})])
+def test_per_thread_init_constraints_sampled_at_many_threads(threads: int, knobs: dict) -> None:
+    # a random draw of every slot meets "frozen exactly when in __refrigerator" with
+    # probability 2^-threads, and listing the initial states is 4^threads combinations
+    c = compile_model(_freezer_big("v10", threads, knobs))
+    ok = c.predicate(all_of(*c.model.init_constraints))
+    for seed in range(3):
+        run = simulate(c, "timed", seed, max_steps=0)
+        assert ok(run.states[0])
+    pcs = {SlotReader(c).get(simulate(c, "random", s, max_steps=0).states[0], "pc", t)
+           for s in range(3) for t in range(1, threads)}
+    assert len(pcs) > 1  # the threads do not all start alike
+
+
+def test_sampled_initial_states_are_uniform() -> None:
+    # threads=3 under a PM freeze: each thread starts in 4 ways (running, in __refrigerator,
+    # in the freezable sleep frozen or not), 64 initial states in all
+    c = compile_model(build_variant(resolve_variant(catalog_for("freezer"), "pre"),
+                                    {"threads": 3}, {"pm_freeze": "during"}))
+    inits = c.initial_states()
+    assert len(inits) == 64
+    rng = random.Random(1)
+    counts = collections.Counter(sample_initial(c, rng) for _ in range(6400))
+    assert set(counts) == set(inits)
+    assert max(counts.values()) < 2 * min(counts.values())
+
+
+def test_unsampleable_initial_states_are_an_error_not_a_hang() -> None:
+    m = _freezer_big("v10", 20).derive("one-frozen")
+    frozen = m.ref("frozen")
+    m.constrain_init(count(THREAD, lambda t: frozen[t]) == 1)  # couples every thread
+    with pytest.raises(ModelError, match="cannot draw an initial state"):
+        simulate(compile_model(m), "random", 0)
+    m = _freezer("v10", 2).derive("none")
+    m.constrain_init(FALSE)
+    with pytest.raises(ModelError, match="no initial state"):
+        simulate(compile_model(m), "random", 0)
+
+
+def _row(k: int, p: int, fwd_work: float, rev_work: float) -> Row:
+    def s(sched: str, work: float, spin: float) -> Summary:
+        return Summary(sched, 1, 1.0, 1, spin, work, work, {})
+    return Row(k, p, {"forward": None, "reverse": None},
+               {"forward": s("random", fwd_work, 10.0), "reverse": s("random", rev_work, 1.0)},
+               {"forward": s("timed", fwd_work, 20.0), "reverse": s("timed", rev_work, 2.0)})
+
+
+def test_contention_plot_series_say_what_they_plot() -> None:
+    rows = [_row(8, 2, 200.0, 150.0), _row(8, 4, 100.0, 80.0), _row(4, 4, 50.0, 40.0)]
+    panels = plot_panels(rows)
+    assert len(panels) == 4
+    by_p = panels[3]
+    saved = next(ln for ln in by_p.lines if ln.label.startswith("work saved by reverse"))
+    # (forward - reverse) / forward: 25% and 20%, not forward/reverse - 1 (33% and 25%)
+    assert saved.xs == [2, 4] and saved.ys == pytest.approx([25.0, 20.0])
+    ref = next(r for r in by_p.refs if "work saved" in r.label)
+    assert ref.y == pytest.approx(100 * (167.1 - 132.6) / 167.1)
+    share = next(ln for ln in by_p.lines if ln.label.startswith("spin share forward"))
+    assert share.ys == pytest.approx([10.0, 20.0])
+    ratios = panels[2]
+    work = next(ln for ln in ratios.lines if ln.label.startswith("work fwd/rev"))
+    assert work.xs == [4, 8] and work.ys == pytest.approx([50 / 40, 100 / 80])
+    # every reference line names the measurement it comes from, never a bare "seed"
+    labels = [r.label for pn in panels for r in pn.refs]
+    assert labels and all("zhongjinji" in lb and "seed" not in lb for lb in labels)
+    assert not any("seed" in ln.label for pn in panels for ln in pn.lines)

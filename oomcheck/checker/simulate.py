@@ -36,7 +36,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from oomcheck.checker.language.compile import Compiled
-from oomcheck.checker.language.lang import TRUE, ActionInstance, Expr, ModelError
+from oomcheck.checker.language.lang import ActionInstance, ModelError
+from oomcheck.checker.sample import sample_initial
 
 SCHEDULERS = ("random", "timed")
 
@@ -141,34 +142,6 @@ def simulate(
         else sim.run_random(initial, max_steps)
     return Run(scheduler, seed, sim.states, sim.actions, sim.actors, sim.starts, sim.costs,
                sim.waits, sim.clocks, sim.busy, end, sim.recorded)
-
-
-def sample_initial(compiled: Compiled, rng: random.Random, tries: int = 10_000) -> int:
-    """A uniformly random initial state, without enumerating them all.
-
-    Every slot's initial value is drawn from its choices and the draw is kept if the init
-    constraints hold: each combination is equally likely and distinct combinations are distinct
-    states, so this is uniform over the initial states. A model with 24 VMAs of two kinds has
-    2^24 of them, too many to list.
-    """
-    choices = compiled.model.init_choices()
-    ok = compiled.predicate(_conjunction(compiled.model.init_constraints))
-    for _ in range(tries):
-        s = compiled.layout.encode([c[0] if len(c) == 1 else c[rng.randrange(len(c))]
-                                    for c in choices])
-        if ok(s):
-            return s
-    inits = compiled.initial_states()  # constraints too tight for sampling: list them
-    if not inits:
-        raise ModelError(f"model {compiled.model.name} has no initial state")
-    return inits[rng.randrange(len(inits))]
-
-
-def _conjunction(es: list[Expr]) -> Expr:
-    out: Expr = TRUE
-    for e in es:
-        out = out & e
-    return out
 
 
 class _Sim:
