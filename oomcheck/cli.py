@@ -39,6 +39,8 @@ from oomcheck.checker.explicit.search import Limits
 from oomcheck.checker.language.lang import Expr, Model, ModelError
 from oomcheck.checker.render import result_text, results_json, trace_dot
 from oomcheck.checker.trace import Result
+from oomcheck.cli_explore import add_parsers as add_explore_parsers
+from oomcheck.cli_explore import run as run_explore
 from oomcheck.cli_export import add_parsers as add_export_parsers
 from oomcheck.cli_export import run as run_export
 from oomcheck.cli_simulate import add_parsers as add_simulate_parsers
@@ -128,6 +130,7 @@ def make_parser() -> argparse.ArgumentParser:
 
     add_simulate_parsers(sub)
     add_export_parsers(sub)
+    add_explore_parsers(sub)
 
     v = sub.add_parser("verify", help="run the spec catalog and compare with expected verdicts")
     v.add_argument("specs", nargs="*", type=Path, help="spec TOML files (default: spec/*.toml)")
@@ -213,6 +216,8 @@ def _run(argv: Sequence[str] | None) -> int:
             return cmd_list()
         if args.cmd in ("simulate", "contention"):
             return run_simulate(args)
+        if args.cmd == "explore":
+            return run_explore(args)
         return run_export(args) if args.cmd == "export" else cmd_verify(args)
     except UsageError as e:
         print(f"oomcheck: usage error: {e} (see 'oomcheck --help')", file=sys.stderr)
