@@ -212,5 +212,13 @@ def test_page_in_headless_chromium(server: str, pre: Session, tmp_path: Path) ->
         after(0)
         assert "counterexample of victim-exits" in text("status")
         assert text("position") == f"step 0 of {n}"
+        # a walk by hand from an initial state
+        drv.find_element(By.CSS_SELECTOR, "#initial option:nth-child(2)").click()
+        wait.until(lambda d: "your own path from an initial state" in d.find_element(By.ID, "status").text)
+        after(0)
+        assert text("position") == "step 0 of 0"
+        drv.find_element(By.CSS_SELECTOR, "#succ button.succ").click()
+        after(1)
+        assert text("position") == "step 1 of 1"
     finally:
         drv.quit()
