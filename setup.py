@@ -17,5 +17,6 @@ setup(
     package_data={
         "oomcheck.spec": ["*.toml"],
         "oomcheck.checker.explicit.native": ["runtime.c"],  # read when the native core is built
+        "oomcheck.explore": ["static/*"],  # the trace explorer's page
     },
 )

@@ -43,12 +43,16 @@ from oomcheck.ciformats import add_options as add_ci_options
 from oomcheck.ciformats import emit_check, emit_verify
 from oomcheck.cli_diff import add_parsers as add_diff_parsers
 from oomcheck.cli_diff import run as run_diff
+from oomcheck.cli_explore import add_parsers as add_explore_parsers
+from oomcheck.cli_explore import run as run_explore
 from oomcheck.cli_export import add_parsers as add_export_parsers
 from oomcheck.cli_export import run as run_export
 from oomcheck.cli_report import add_parsers as add_report_parsers
 from oomcheck.cli_report import run as run_report
 from oomcheck.cli_simulate import add_parsers as add_simulate_parsers
 from oomcheck.cli_simulate import run as run_simulate
+from oomcheck.cli_sweep import add_parsers as add_sweep_parsers
+from oomcheck.cli_sweep import run as run_sweep
 from oomcheck.models import MODELS
 from oomcheck.verify import Settings, default_jobs, echo_to, verify_catalogs
 
@@ -137,6 +141,8 @@ def make_parser() -> argparse.ArgumentParser:
     add_export_parsers(sub)
     add_diff_parsers(sub)
     add_report_parsers(sub)
+    add_explore_parsers(sub)
+    add_sweep_parsers(sub)
 
     v = sub.add_parser("verify", help="run the spec catalog and compare with expected verdicts")
     v.add_argument("specs", nargs="*", type=Path, help="spec TOML files (default: spec/*.toml)")
@@ -225,6 +231,10 @@ def _run(argv: Sequence[str] | None) -> int:
             return run_diff(args) if args.cmd == "diff" else run_report(args)
         if args.cmd in ("simulate", "contention"):
             return run_simulate(args)
+        if args.cmd == "explore":
+            return run_explore(args)
+        if args.cmd == "sweep":
+            return run_sweep(args)
         return run_export(args) if args.cmd == "export" else cmd_verify(args)
     except UsageError as e:
         print(f"oomcheck: usage error: {e} (see 'oomcheck --help')", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterable
 
 from oomcheck.checker.trace import Result, Step, Trace
 
@@ -15,13 +16,17 @@ def _actors(trace: Trace) -> list[str]:
     for s in trace.steps:
         if s.actor not in seen:
             seen.append(s.actor)
+    return actor_order(seen)
 
+
+def actor_order(actors: Iterable[str]) -> list[str]:
+    """The column order of a trace (also the explorer's): singletons (the OOM killer, the
+    reaper...) first, then indexed actors in index order."""
     def key(a: str) -> tuple[int, str]:
-        # singletons (the OOM killer, the reaper...) first, then indexed actors in index order
         head, _, tail = a.rpartition(" ")
         return (1, f"{head} {int(tail):06d}") if tail.isdigit() else (0, a)
 
-    return sorted(seen, key=key)
+    return sorted(actors, key=key)
 
 
 def _cell(lines: list[str], width: int) -> list[str]:
@@ -45,7 +50,7 @@ def trace_text(trace: Trace) -> str:
         key = (s.func, s.step)
         mark = legend.setdefault(key, chr(ord("a") + len(legend)) if len(legend) < 26 else "*")
         col = actors.index(s.actor)
-        what = [f"{j + 1}. {_short_label(s)} ({mark})"]
+        what = [f"{j + 1}. {short_label(s)} ({mark})"]
         what += [f"{k}: {o} -> {n}" for k, (o, n) in s.changes.items()] or ["(no change)"]
         for ln in _cell(what, width):
             rows.append((" " * (width * col) + ln).rstrip())
@@ -64,7 +69,7 @@ def trace_text(trace: Trace) -> str:
     return "\n".join(rows)
 
 
-def _short_label(s: Step) -> str:
+def short_label(s: Step) -> str:
     """The action label without the parameter that names the actor's own column."""
     _, _, tail = s.actor.rpartition(" ")
     if tail.isdigit() and "(" in s.action:

@@ -1,0 +1,1 @@
+"""The trace explorer: a local web page to step through a counterexample and branch off it."""
