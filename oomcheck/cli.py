@@ -54,6 +54,7 @@ from oomcheck.cli_simulate import run as run_simulate
 from oomcheck.cli_sweep import add_parsers as add_sweep_parsers
 from oomcheck.cli_sweep import run as run_sweep
 from oomcheck.models import MODELS
+from oomcheck.progress import SearchProgress
 from oomcheck.verify import Settings, default_jobs, echo_to, verify_catalogs
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_UNKNOWN, EXIT_BOUNDED = 0, 1, 2, 3, 4
@@ -251,16 +252,9 @@ def _limits(args: argparse.Namespace) -> Limits:
     return Limits(args.max_states, args.max_seconds, args.max_memory)
 
 
-def _progress(label: str, quiet: bool):  # type: ignore[no-untyped-def]
-    if quiet:
-        return None
-
-    def report(states: int, depth: int, seconds: float) -> None:
-        rate = states / seconds if seconds else 0.0
-        print(f"oomcheck: [{label}] {states:,} states, depth {depth}, {seconds:.0f} s, "
-              f"{rate:,.0f} states/s", file=sys.stderr, flush=True)
-
-    return report
+def _progress(label: str, quiet: bool) -> SearchProgress | None:
+    """A live status line on a terminal, plain lines elsewhere (oomcheck/progress.py)."""
+    return None if quiet else SearchProgress(label)
 
 
 def _instance_label(model: Model) -> str:
@@ -275,9 +269,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     inv = load_invariant(args.invariant, model) if args.invariant else None
     if inv is not None and args.engine != "induction":
         raise ModelError("--invariant goes with --engine induction")
-    opts = Options(args.engine, args.depth, args.timeout, _limits(args),
-                   _progress(_instance_label(model), args.quiet), inv, args.symmetry == "on")
-    results = run_engine(model, props, opts)
+    progress = _progress(_instance_label(model), args.quiet)
+    opts = Options(args.engine, args.depth, args.timeout, _limits(args), progress, inv,
+                   args.symmetry == "on")
+    try:
+        results = run_engine(model, props, opts)
+    finally:  # clear a live status line before results or an error message are printed
+        if progress is not None:
+            progress.close()
     header = {"model": model.name, "variant": model.variant, "sizes": model.sizes,
               "knobs": model.knobs}
     tap = emit_check(args, model, results, is_proof)  # writes --junit FILE; the TAP with --tap
