@@ -14,7 +14,7 @@ What is abstracted, and why it is sound for the properties checked here:
   `freezer=refrigerator` stands for both. `freeze_task`'s fake signal is "a running thread reaches
   a freeze point at any time".
 - Sleeps other than the freezer's are not modeled at the default knobs; the knobs below add the
-  ones that can change a verdict (kernel-digest sections 1.5-1.7, 1.12, 2.3-2.4, 6):
+  ones that can change a verdict (docs/kernel-background.md §1.5-§1.7, §1.12, §2.3-§2.4, §6):
   `pm_freeze=during` a PM freeze in progress (kernel/power/process.c freeze_processes) that
   freezes TASK_FREEZABLE sleepers in place (kernel/freezer.c freeze_task/__set_task_frozen);
   `external_waker=frozen` a thread in a non-killable sleep whose waker is a frozen task outside

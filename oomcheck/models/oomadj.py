@@ -411,7 +411,7 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
         "sharers-agree",
         implies(quiescent, forall(TASK, lambda p: implies(sharer(p), adj[p] == adj[0]))),
         "whenever no write and no clone is in progress, every task sharing the mm that is not a "
-        "vfork child has the parent's oom_score_adj (digest P6)",
+        "vfork child has the parent's oom_score_adj (docs/kernel-background.md §7.2, P6)",
     )
     m.invariant(
         "last-write-wins",
