@@ -54,7 +54,7 @@ from oomcheck.cli_simulate import run as run_simulate
 from oomcheck.cli_sweep import add_parsers as add_sweep_parsers
 from oomcheck.cli_sweep import run as run_sweep
 from oomcheck.models import MODELS
-from oomcheck.progress import SearchProgress
+from oomcheck.progress import SearchProgress, StatusLine
 from oomcheck.verify import Settings, default_jobs, echo_to, verify_catalogs
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_UNKNOWN, EXIT_BOUNDED = 0, 1, 2, 3, 4
@@ -148,8 +148,16 @@ def make_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="run the spec catalog and compare with expected verdicts")
     v.add_argument("specs", nargs="*", type=Path, help="spec TOML files (default: spec/*.toml)")
     v.add_argument("--format", choices=("text", "json"), default="text")
+    v.add_argument("--full", action="store_true",
+                   help="also the bmc cross-check and the symbolic [[proof]] rows (what CI runs)")
+    v.add_argument("--cross-check", action="store_true",
+                   help="check each row's smallest instance with bmc as well (part of --full)")
+    v.add_argument("--proofs", action="store_true",
+                   help="run the [[proof]] rows with their symbolic engines (part of --full)")
+    v.add_argument("--table", action="store_true",
+                   help="print the verdict table of every row, not only the summary")
     v.add_argument("--no-cross-check", action="store_true",
-                   help="skip checking each row's smallest instance with bmc as well")
+                   help=argparse.SUPPRESS)  # the default now; kept so that old scripts still run
     v.add_argument("--cross-timeout", type=_seconds, default=20.0,
                    help="seconds per property for the bmc cross-check (default 20)")
     v.add_argument("--jobs", type=_positive, default=None,
@@ -361,10 +369,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
         validate(cat)
     t_all = time.perf_counter()
     text = args.format == "text"
-    echo = echo_to(sys.stdout, text)
-    settings = Settings(_limits(args), not args.no_cross_check, args.cross_timeout,
-                        args.cross_depth, args.symmetry == "on", not args.quiet)
-    reports = verify_catalogs(catalogs, settings, echo, args.jobs or default_jobs())
+    cross = (args.full or args.cross_check) and not args.no_cross_check
+    proofs = args.full or args.proofs
+    echo = echo_to(sys.stdout, text and args.table)
+    settings = Settings(_limits(args), cross, args.cross_timeout, args.cross_depth,
+                        args.symmetry == "on", not args.quiet, proofs)
+    with StatusLine() as status:
+        last = [time.perf_counter()]
+
+        def done_jobs(done: int, total: int) -> None:
+            # a live line on a terminal; elsewhere a plain line every 15 s, not one per job
+            now = time.perf_counter()
+            if not args.quiet and (status.live or now - last[0] >= 15 or done == total):
+                last[0] = now
+                status.show(f"oomcheck: verify: {done} of {total} jobs done, {now - t_all:.0f} s")
+        reports = verify_catalogs(catalogs, settings, echo, args.jobs or default_jobs(), done_jobs)
     total = time.perf_counter() - t_all
     rows = [r for rep in reports for r in rep.rows]
     mismatches = [m for rep in reports for m in rep.mismatches]
@@ -372,24 +391,55 @@ def cmd_verify(args: argparse.Namespace) -> int:
     tap = emit_verify(args, rows, mismatches, unchecked)  # writes --junit FILE; the TAP with --tap
     if tap is not None:
         print(tap)
-    elif not text:
+        return EXIT_VIOLATED if mismatches else EXIT_OK
+    skipped = _not_run(catalogs, cross, proofs)
+    if not text:
         print(json.dumps({"checks": rows, "mismatches": mismatches,
-                          "not_cross_checked": unchecked, "seconds": round(total, 2)}, indent=2))
+                          "not_cross_checked": unchecked, "not_run": skipped,
+                          "seconds": round(total, 2)}, indent=2))
+        return EXIT_VIOLATED if mismatches else EXIT_OK
+    for cat, rep in zip(catalogs, reports, strict=True):
+        variants = len({e.variant for e in cat.expect} | {pe.variant for pe in cat.proofs})
+        ok = sum(r["ok"] for r in rep.rows)
+        differ = len(rep.rows) - ok
+        print(f"{cat.model:8} {_shown(cat.path):24} {variants:3} variants  {ok:5} as expected"
+              + (f"  {differ} DIFFER" if differ else "")
+              + (f"  {len(rep.mismatches) - differ} engine disagreements"
+                 if len(rep.mismatches) > differ else ""))
+    if unchecked:
+        print(f"{len(unchecked)} properties not cross-checked with bmc (solver limits):")
+        for u in unchecked:
+            print(f"  {u}")
+    if mismatches:
+        print(f"{len(mismatches)} of {len(rows)} checks differ from the catalog "
+              "or between engines:")
+        for m in mismatches:
+            print(f"  {m}")
     else:
-        if unchecked:
-            print(f"{len(unchecked)} properties not cross-checked with bmc (solver limits):")
-            for u in unchecked:
-                print(f"  {u}")
-        if mismatches:
-            print(f"{len(mismatches)} of {len(rows)} checks differ from the catalog "
-                  "or between engines:")
-            for m in mismatches:
-                print(f"  {m}")
-        else:
-            cross = "" if args.no_cross_check else \
-                f", explicit and bmc (depth <= {args.cross_depth}) agree"
-            print(f"all {len(rows)} verdicts as expected{cross} ({total:.1f} s)")
+        agree = f", explicit and bmc (depth <= {args.cross_depth}) agree" if cross else ""
+        print(f"all {len(rows)} verdicts as expected{agree} ({total:.1f} s)")
+    if skipped:
+        print("not run: " + "; ".join(skipped) + " (--full runs them)")
     return EXIT_VIOLATED if mismatches else EXIT_OK
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _not_run(catalogs: list, cross: bool, proofs: bool) -> list[str]:
+    """What this verify left out, said next to its answer so that nobody reads more into it."""
+    out = []
+    if not proofs:
+        n = sum(len(pe.expect) * len(pe.size_points()) for cat in catalogs for pe in cat.proofs)
+        if n:
+            out.append(f"{n} symbolic proof expectations ([[proof]] rows)")
+    if not cross:
+        out.append("the bmc cross-check of each row's smallest instance")
+    return out
 
 
 def _kv(d: dict) -> str:

@@ -62,11 +62,13 @@ class Settings:
     cross_depth: int = 12
     symmetry: bool = True
     progress: bool = False  # progress lines on stderr
+    proofs: bool = True  # the [[proof]] rows (symbolic engines)
 
 
 def verify_catalogs(cats: list[Catalog], settings: Settings, echo: Callable[[str], None],
-                    jobs: int = 1) -> list[Report]:
-    """Every catalog's rows, `jobs` at a time; the table streams in catalog order."""
+                    jobs: int = 1, done_jobs: Callable[[int, int], None] | None = None) -> list[Report]:
+    """Every catalog's rows, `jobs` at a time; the table streams in catalog order. `done_jobs`
+    hears (jobs finished, jobs in all) as the table advances."""
     plan: list[tuple[int, tuple | None, list[str]]] = []  # (catalog, job, lines before it)
     for c, cat in enumerate(cats):
         head, props_seen, kw = _header(cat)
@@ -74,18 +76,22 @@ def verify_catalogs(cats: list[Catalog], settings: Settings, echo: Callable[[str
         for i, e in enumerate(cat.expect):
             for n in range(len(e.size_points())):
                 plan.append((c, (str(cat.path), "expect", i, n, props_seen, kw), []))
-        for i, pe in enumerate(cat.proofs):
+        for i, pe in enumerate(cat.proofs if settings.proofs else []):
             for n in range(len(pe.size_points())):
                 plan.append((c, (str(cat.path), "proof", i, n), ["", "  symbolic proofs"]
                              if i == 0 and n == 0 else []))
         plan.append((c, None, [""]))
     reports = [Report() for _ in cats]
     work = [job for _, job, _ in plan if job is not None]
+    finished = 0
     for (c, job, lines), done in zip(plan, _results(work, settings, jobs, plan), strict=True):
         for line in lines:
             echo(line)
         if job is None:
             continue
+        finished += 1
+        if done_jobs is not None:
+            done_jobs(finished, len(work))
         for line in done.lines:
             echo(line)
         rep = reports[c]

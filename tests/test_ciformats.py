@@ -67,7 +67,7 @@ def test_verify_junit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     spec.write_text(SPEC)
     xml = tmp_path / "out" / "verify.xml"
     xml.parent.mkdir()
-    code, out, _ = run(capsys, "verify", str(spec), "--quiet", "--no-cross-check", "--jobs", "1",
+    code, out, _ = run(capsys, "verify", str(spec), "--quiet", "--proofs", "--jobs", "1",
                        "--junit", str(xml))
     assert code == EXIT_VIOLATED and "expected holds, got violated" in out  # the table as usual
     root = validated(xml)
@@ -88,16 +88,17 @@ def test_verify_junit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_verify_cross_check_disagreement_fails_its_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """A BMC answer that contradicts the explicit search fails that property's test case."""
-    def lying_bmc(model, prop, depth, timeout):  # type: ignore[no-untyped-def]
+    def lying_bmc(model, props, depth, timeout):  # type: ignore[no-untyped-def]
         step = Step("OOM killer", "oom_kill", "__oom_kill_process", "mm/oom_kill.c", "", {})
-        return Result(prop.name, prop.kind, "violated", "bmc", trace=Trace({}, [step]))
+        return [Result(p.name, p.kind, "violated", "bmc", trace=Trace({}, [step])) for p in props]
 
-    monkeypatch.setattr(oomcheck.verify, "bmc_safety", lying_bmc)
+    monkeypatch.setattr(oomcheck.verify, "bmc_safety_all", lying_bmc)
     spec = tmp_path / "ci.toml"
     spec.write_text(SPEC.split("[[expect]]\nvariant = \"v10\"")[0].replace(
         'victim-exits = "holds", ', ""))
     xml = tmp_path / "verify.xml"
-    code, _, _ = run(capsys, "verify", str(spec), "--quiet", "--jobs", "1", "--junit", str(xml))
+    code, _, _ = run(capsys, "verify", str(spec), "--quiet", "--cross-check", "--jobs", "1",
+                     "--junit", str(xml))
     assert code == EXIT_VIOLATED
     root = validated(xml)
     failures = {c.get("name"): c.find("failure") for c in root.iter("testcase")}
@@ -155,7 +156,7 @@ def test_tap_skip_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "state limit" in tests[0].directive.text
     spec = tmp_path / "ci.toml"
     spec.write_text(SPEC)
-    code, out, _ = run(capsys, "verify", str(spec), "--quiet", "--no-cross-check", "--jobs", "1",
+    code, out, _ = run(capsys, "verify", str(spec), "--quiet", "--proofs", "--jobs", "1",
                        "--tap")
     assert code == EXIT_VIOLATED
     lines = list(Parser().parse_text(out))

@@ -139,10 +139,10 @@ expect = { no-frozen-after-thaw = "violated", oom-victims-balance = "bounded" }
 def test_verify_cross_checks_and_proves(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = tmp_path / "small.toml"
     spec.write_text(SMALL_SPEC)
-    code, out, _ = run(capsys, "verify", str(spec), "--quiet", "--format", "json")
+    code, out, _ = run(capsys, "verify", str(spec), "--quiet", "--format", "json", "--full")
     assert code == EXIT_OK, out
     doc = json.loads(out)
-    assert doc["mismatches"] == [] and doc["not_cross_checked"] == []
+    assert doc["mismatches"] == [] and doc["not_cross_checked"] == [] and doc["not_run"] == []
     proved = [r for r in doc["checks"] if r["engine"] == "chc"]
     assert proved and proved[0]["strength"]["kind"] == "proved"
 
@@ -151,7 +151,7 @@ def test_verify_catches_a_wrong_strength(tmp_path: Path, capsys: pytest.CaptureF
     spec = tmp_path / "small.toml"
     spec.write_text(SMALL_SPEC.replace('oom-victims-balance = "bounded"',
                                        'oom-victims-balance = "proved"'))
-    code, out, _ = run(capsys, "verify", str(spec), "--quiet", "--no-cross-check")
+    code, out, _ = run(capsys, "verify", str(spec), "--quiet", "--proofs")
     assert code == EXIT_VIOLATED
     assert "expected proved, got bounded" in out
 

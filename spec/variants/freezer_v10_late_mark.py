@@ -1,10 +1,10 @@
 """v10 with `signal->oom_mm` published after the thaw loop: an ordering bug, written as a patch
 on `v10`.
 
-Hypothetical (docs/kernel-background.md §7.3 F4, §1.4), kept to show that v10 is right only because mark_oom_victim()
-publishes the exemption (cmpxchg of signal->oom_mm, a full barrier) before thaw_process(). Here
-the cmpxchg moves below the loop: a thread woken by __thaw_task() that re-checks freezing() before
-the publish goes back to sleep, and no thaw follows.
+Hypothetical (docs/kernel-background.md §7.3 F4, §1.4), kept to show that v10 is right only
+because mark_oom_victim() publishes the exemption (cmpxchg of signal->oom_mm, a full barrier)
+before thaw_process(). Here the cmpxchg moves below the loop: a thread woken by __thaw_task()
+that re-checks freezing() before the publish goes back to sleep, and no thaw follows.
 """
 
 from oomcheck.models.freezer import OomPC, thaw_done
