@@ -54,7 +54,7 @@ def unrolling_solver() -> z3.Solver:
     return z3.SolverFor("QF_BV")
 
 
-def _ask(sol: z3.Solver, timeout: float, *query: z3.BoolRef) -> tuple[z3.ModelRef | None, str | None]:
+def ask(sol: z3.Solver, timeout: float, *query: z3.BoolRef) -> tuple[z3.ModelRef | None, str | None]:
     """Check the unrolling with `query` added for this question only: (a model, None) when
     satisfiable, (None, None) when not, (None, why) when the solver gave up."""
     sol.set("timeout", max(1, int(timeout * 1000)))
@@ -134,7 +134,7 @@ def bmc_safety_all(model: Model, props: list[Property], depth: int, timeout: flo
                 done[p.name] = _unknown(p, "bmc", f"time limit reached at depth {k}", t0, k)
                 continue
             goal = safety_goal(enc, p, states[k])
-            m, why = _ask(sol, left, z3.Not(goal))
+            m, why = ask(sol, left, z3.Not(goal))
             if m is not None:
                 tr = counterexample(model, enc, m, states, checked_exprs(p))
                 done[p.name] = _result(p, "violated", "bmc", t0, k, {"kind": "bounded", "depth": k}, tr)
@@ -171,7 +171,7 @@ def bmc_liveness(model: Model, p: Property, depth: int, timeout: float) -> Resul
             return _unknown(p, "bmc", f"time limit reached at depth {k}", t0, k)
         # first: no state at depth k leaves its type or reads out of range (the model's error,
         # as bmc_safety and the explicit engine report it); then it is a lemma for the lasso
-        m, why = _ask(sol, left, z3.Not(enc.ok(states[k], seen)))
+        m, why = ask(sol, left, z3.Not(enc.ok(states[k], seen)))
         if m is not None:
             counterexample(model, enc, m, states, seen)  # raises the model error
             raise ModelError("a reachable state is outside the model's types")  # pragma: no cover
@@ -198,7 +198,7 @@ def bmc_liveness(model: Model, p: Property, depth: int, timeout: float) -> Resul
                             for j in range(k + 1)]))
         for m in range(k + 1):
             q.append(z3.Implies(z3.Or(m >= start, m >= loop), z3.Not(goal[m])))
-        mdl, why = _ask(sol, left, *q)
+        mdl, why = ask(sol, left, *q)
         if mdl is not None:
             vals = [enc.pack(enc.values(mdl, s)) for s in states]
             aids = [mdl.eval(a, model_completion=True).as_signed_long() for a in acts]

@@ -15,11 +15,13 @@ from oomcheck.checker.language.lang import Expr, Model, Property
 from oomcheck.checker.language.typecheck import check_bool
 from oomcheck.checker.symbolic.bmc import (
     BITS,
+    ask,
     checked_exprs,
     counterexample,
     property_exprs,
     safety_goal,
     sat_solver,
+    unrolling_solver,
 )
 from oomcheck.checker.symbolic.encode import Encoder
 from oomcheck.checker.trace import Result, build_trace
@@ -33,43 +35,41 @@ def k_induction(model: Model, p: Property, max_k: int, timeout: float) -> Result
     enc = Encoder(model, bits=BITS, extra=property_exprs(model, p))
     t0 = time.perf_counter()
     base_states = [enc.state("b0")]
-    base = [enc.init(base_states[0])]
+    base = unrolling_solver()  # both unrollings only grow: one incremental solver each
+    base.add(enc.init(base_states[0]))
     step_states = [enc.state("s0")]
-    step: list[z3.BoolRef] = []
+    step = unrolling_solver()
     for k in range(max_k + 1):
         left = timeout - (time.perf_counter() - t0)
         if left <= 0:
             return _res(p, "unknown", t0, k, {"kind": "bounded", "depth": k - 1},
                         reason=f"time limit reached at k={k}")
         # base case at depth k
-        sol = sat_solver(left)
-        sol.add(*base, z3.Not(safety_goal(enc, p, base_states[k])))
-        r = sol.check()
-        if r == z3.sat:
-            tr = counterexample(model, enc, sol.model(), base_states, checked_exprs(p))
+        m, why = ask(base, left, z3.Not(safety_goal(enc, p, base_states[k])))
+        if m is not None:
+            tr = counterexample(model, enc, m, base_states, checked_exprs(p))
             return _res(p, "violated", t0, k, {"kind": "bounded", "depth": k}, tr)
-        if r == z3.unknown:
+        if why is not None:
             return _res(p, "unknown", t0, k, {"kind": "bounded", "depth": k},
-                        reason=f"solver: {sol.reason_unknown()} (base case, k={k})")
-        base.append(safety_goal(enc, p, base_states[k]))
+                        reason=f"solver: {why} (base case, k={k})")
+        base.add(safety_goal(enc, p, base_states[k]))
         nb = enc.state(f"b{k + 1}")
-        base.append(enc.trans(base_states[k], nb))
+        base.add(enc.trans(base_states[k], nb))
         base_states.append(nb)
         # inductive step with k+1 states that meet the goal, pairwise distinct
-        step.append(safety_goal(enc, p, step_states[k]))
+        step.add(safety_goal(enc, p, step_states[k]))
         ns = enc.state(f"s{k + 1}")
-        step.append(enc.trans(step_states[k], ns))
-        step += [enc.distinct(step_states[j], step_states[k]) for j in range(k)]
+        step.add(enc.trans(step_states[k], ns))
+        step.add(*[enc.distinct(step_states[j], step_states[k]) for j in range(k)])
         step_states.append(ns)
-        sol = sat_solver(max(0.001, timeout - (time.perf_counter() - t0)))
-        sol.add(*step, z3.Not(safety_goal(enc, p, ns)))
-        r = sol.check()
-        if r == z3.unsat:
+        m, why = ask(step, max(0.001, timeout - (time.perf_counter() - t0)),
+                      z3.Not(safety_goal(enc, p, ns)))
+        if m is None and why is None:
             return _res(p, "holds", t0, k, {"kind": "proved", "method": "k-induction", "k": k + 1,
                                             "covers": _covers(model)})
-        if r == z3.unknown:
+        if why is not None:
             return _res(p, "unknown", t0, k, {"kind": "bounded", "depth": k},
-                        reason=f"solver: {sol.reason_unknown()} (step, k={k + 1})")
+                        reason=f"solver: {why} (step, k={k + 1})")
     return _res(p, "holds", t0, max_k, {"kind": "bounded", "depth": max_k},
                 reason=f"not {max_k + 1}-inductive; no violation up to depth {max_k}")
 
