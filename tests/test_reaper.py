@@ -70,6 +70,16 @@ def test_exit_mmap_forms_have_the_documented_order() -> None:
     assert "DESTROY_TREE" not in pre and "WRITE_UNLOCK" not in pre
     old = exit_stages({**base, "exit_mmap": "5.17", "oom_victim": "no"})
     assert "SET_SKIP" not in old and old[1] == "WRITE_WAIT"
+    v414 = exit_stages({**base, "exit_mmap": "4.14", "tree_emptied_under_lock": "no"})
+    assert v414 == ["ENTRY", "UNMAP", "SET_SKIP", "FENCE_WAIT", "FENCE_HELD", "FREE_PGTABLES",
+                    "TLB_FINISH", "REMOVE_VMAS", "DONE"]
+    other = exit_stages({**base, "exit_mmap": "4.14", "tree_emptied_under_lock": "no",
+                         "last_mmput": "other"})
+    assert "SET_SKIP" in other and "FENCE_WAIT" not in other
+    assert "SET_SKIP" not in exit_stages({**base, "exit_mmap": "4.15", "oom_victim": "no"})
+    merge = exit_stages({**base, "exit_mmap": "maple-merge"})
+    assert merge[1] == "WRITE_WAIT" and merge[-2] == "WRITE_UNLOCK"
+    assert merge.index("UNMAP") < merge.index("SET_SKIP") < merge.index("FREE_PGTABLES")
 
 
 def test_set_exit_stages_only_reorders() -> None:
@@ -251,6 +261,116 @@ def test_5_17_syzbot_use_after_free_and_its_fix() -> None:
     assert r.trace.final["skip"] == "0" and r.trace.final["tree"] == "POPULATED"
     fixed = _check("exit-mmap-5.17-fixed", oom_victim="no", mrelease="yes", vmas=3)
     assert set(_verdicts(fixed).values()) == {"holds"}
+
+
+def test_4_14_exit_mmap_fence_depends_on_who_runs_it() -> None:
+    """Tetsuo Handa's 2017 report: with tsk_is_oom_victim(current), a last mmput from a task that
+    is not the victim skips the fence, and the reaper walks what the teardown frees."""
+    ok = _check("exit-mmap-4.14", ptes=2)
+    assert set(_verdicts(ok).values()) == {"holds"}
+    r = _check("exit-mmap-4.14", "no-use-after-free", last_mmput="other")["no-use-after-free"]
+    assert r.verdict == "violated" and r.trace is not None
+    steps = r.trace.steps
+    check = _index(steps, lambda s: s.actor == "oom_reaper" and _changed(s, "reaper_pc", "ITER"))
+    skip = _index(steps, lambda s: s.actor == "exit_mmap" and _changed(s, "skip", "1"))
+    freed = _index(steps, lambda s: s.actor == "exit_mmap"
+                   and s.func in ("free_pgtables", "remove_vma"))
+    # the reaper tested MMF_OOM_SKIP clear under mmap_sem; exit_mmap set it and, without the
+    # fence, freed the page tables or VMAs under the reader; the reaper's next step touches them
+    assert check < skip < freed
+    assert all(not _changed(s, "writer") for s in steps)
+    assert steps[-1].actor == "oom_reaper" and steps[-1].changes["uaf"][0] == "NONE"
+    # the fix (mm_is_oom_victim): the same interleavings are safe
+    fixed = _check("exit-mmap-4.15", ptes=2, last_mmput="other")
+    assert set(_verdicts(fixed).values()) == {"holds"}
+
+
+@pytest.mark.parametrize("knobs", [{}, {"oom_victim": "no", "mrelease": "yes"},
+                                   {"mrelease": "yes", "mmap_writer": "yes"}])
+def test_maple_merge_exit_mmap_write_locked_throughout_is_safe(knobs: dict[str, str]) -> None:
+    rs = _check("exit-mmap-maple-merge", **knobs)
+    assert set(_verdicts(rs).values()) == {"holds"}
+
+
+# ---- MAX_OOM_REAP_RETRIES: 3 attempts in the model, 10 in the kernel -------------------------------
+
+
+def _reads(e: object, out: set[str]) -> set[str]:
+    """The state variables an expression reads."""
+    from oomcheck.checker.language.lang import Index, Op, Quant, Var
+    if isinstance(e, Var):
+        out.add(e.name)
+    elif isinstance(e, Index):
+        out.add(e.array)
+        _reads(e.index, out)
+    elif isinstance(e, Op):
+        for a in e.args:
+            _reads(a, out)
+    elif isinstance(e, Quant):
+        _reads(e.body, out)
+    return out
+
+
+def _projected_reachable(m: Model, drop: str) -> set[tuple[int, ...]]:
+    from oomcheck.checker.language.compile import compile_model
+    c = compile_model(m)
+    lay = c.layout
+    k = lay.slot_of(drop, None) if drop in m.vars else None
+    seen = set(c.initial_states())
+    todo = list(seen)
+    while todo:
+        out: list = []
+        c.expand(todo.pop(), out)
+        for _, t in out:
+            if t not in seen:
+                seen.add(t)
+                todo.append(t)
+    got = set()
+    for s in seen:
+        v = lay.decode(s)
+        if k is not None:
+            v[k] = 0
+        got.add(tuple(v))
+    return got
+
+
+def _catalog_rows() -> list:
+    rows, seen = [], set()
+    for e in catalog_for("reaper").expect:
+        key = (e.variant, tuple(sorted(e.knobs.items())))
+        if key not in seen and "reap_retries" not in e.knobs:
+            seen.add(key)
+            heavy = e.knobs.get("mrelease") == "yes" and e.knobs.get("oom_victim", "yes") == "yes" \
+                and "mmap_writer" not in e.knobs
+            rows.append(pytest.param(e.variant, e.knobs, id=f"{e.variant}-{_kvid(e.knobs)}",
+                                     marks=[pytest.mark.heavy] if heavy else []))
+    return rows
+
+
+def _kvid(knobs: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in knobs.items()) or "default"
+
+
+@pytest.mark.parametrize(("variant", "knobs"), _catalog_rows())
+def test_three_reap_attempts_reach_what_ten_reach(variant: str, knobs: dict[str, str]) -> None:
+    """Why 3 attempts give the kernel's verdicts. `attempts` is read only by the updates that
+    decide when oom_reap_task gives up; no guard and no property reads it. So if the reachable
+    states of the two instances are the same once `attempts` is dropped, every invariant has the
+    same verdict, so has no-deadlock (whether a step is enabled does not depend on `attempts`),
+    and so has oom-progress: both instances are acyclic (the counter only grows), so a run that
+    never sets MMF_OOM_SKIP ends in a reachable state without it where no step is enabled, and
+    MMF_OOM_SKIP is never cleared. Checked here for every catalog row at vmas=2, ptes=1."""
+    models = {r: _model(variant, **{**knobs, "reap_retries": r}) for r in ("3", "10")}
+    for m in models.values():
+        read: set[str] = set()
+        for a in m.actions:
+            _reads(a.guard, read)
+        for p in m.properties.values():
+            _reads(p.expr, read)
+            _reads(p.pre, read)
+        assert "attempts" not in read
+    assert _projected_reachable(models["3"], "attempts") == \
+        _projected_reachable(models["10"], "attempts")
 
 
 # ---- the command line ------------------------------------------------------------------------------

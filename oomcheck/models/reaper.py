@@ -4,7 +4,7 @@ One mm with K VMAs in address order (VMA 0 lowest), each with one PTE table of P
 that table's page-table lock (PTL), each entry mapping its own page. Zappers clear present entries
 under the PTL into their own mmu_gather and free the pages when the gather is flushed. Actors:
 
-- `exit_mmap` (mm/mmap.c), in three historical forms (knob `exit_mmap`):
+- `exit_mmap` (mm/mmap.c), in six forms (knob `exit_mmap`):
   - `current` (6.0+; read in the 6.17-rc tree, commit 0291023e): mmap_read_lock, unmap_vmas forward
     over every VMA, read unlock, set MMF_OOM_SKIP, mmap_write_lock, free_pgtables, tlb_finish_mmu,
     remove_vma loop, __mt_destroy (the tree is emptied), write unlock;
@@ -13,7 +13,20 @@ under the PTL into their own mmu_gather and free the pages when the gather is fl
     tlb_finish_mmu and the remove_vma loop all without mmap_lock; mm->mmap is never reset;
   - `5.17` (64591e8605d6): the OOM-victim self-reap and MMF_OOM_SKIP stay, the fence goes, and
     mmap_write_lock is held across unmap_vmas..remove_vma; mm->mmap is not reset (the Feb 2022 fix
-    f798a1d4f94d adds the reset: knob `tree_emptied_under_lock=yes`).
+    f798a1d4f94d adds the reset: knob `tree_emptied_under_lock=yes`);
+  - `4.14` (212925802454, "mm: oom: let oom_reap_task and exit_mmap run concurrently"): no self-reap;
+    unmap_vmas without mmap_sem, set MMF_OOM_SKIP unconditionally, then the empty
+    down_write/up_write fence only `if (tsk_is_oom_victim(current))`; free_pgtables,
+    tlb_finish_mmu and remove_vma without mmap_sem. Tetsuo Handa (Dec 2017, linux-mm "Multiple
+    oom_reaper BUGs: unmap_page_range racing with exit_mmap"): the last __mmput may run in a task
+    that is not the victim (knob `last_mmput=other`), and then nothing waits for the reaper;
+  - `4.15` (Michal Hocko, "mm, oom_reaper: fix memory corruption", Dec 2017, Cc stable 4.14):
+    `mm_is_oom_victim(mm)` (MMF_OOM_VICTIM, set by mark_oom_victim) instead, and MMF_OOM_SKIP is
+    set only inside that branch, before the fence;
+  - `maple-merge` (seed 003: Andrew Morton's merge of "mm: drop oom code from exit_mmap" with the
+    maple tree series in mm-unstable, June 2022): mmap_write_lock from the start to the end;
+    unmap_vmas, MMF_OOM_SKIP, free_pgtables, tlb_finish_mmu, remove_vma, __mt_destroy and
+    mm->mmap = NULL all under it (6.1 released the `current` form instead).
 - the OOM reaper kthread (mm/oom_kill.c: wake_oom_reaper, oom_reap_task, oom_reap_task_mm,
   __oom_reap_task_mm) for an OOM victim (knob `oom_victim`);
 - `process_mrelease` (mm/oom_kill.c), a second reaper with a blocking read lock (knob `mrelease`);
@@ -52,8 +65,11 @@ Abstractions, and why they are sound for the properties checked:
 - The mmu notifier's non-blocking start may fail on any VMA at any time (knob `notifier=may_fail`),
   an over-approximation: the model does not rely on mmu_notifier_release having unhooked the
   subscribers (digest: "from memory"; mmu_interval_notifiers are not unhooked by it).
-- MAX_OOM_REAP_RETRIES is 10 in the kernel; the model uses REAP_ATTEMPTS = 3. The 2 s timer of
-  queue_oom_reaper is "wake_oom_reaper may fire at any time".
+- MAX_OOM_REAP_RETRIES is 10 in the kernel; the model's oom_reap_task makes 3 attempts by
+  default (knob `reap_retries=10` for the kernel's value; tests/test_reaper.py shows that the
+  catalog's instances reach the same states, `attempts` aside, with 3 and with 10, so every
+  verdict is the same). The 2 s timer of queue_oom_reaper is "wake_oom_reaper may fire at any
+  time" (4.14 queued the reaper at once: a special case of it).
 - process_mrelease can only find the mm (find_lock_task_mm) while some thread still has it, i.e.
   before the last mmput starts exit_mmap; it keeps the mm with mmgrab and may take the read lock at
   any later time. Every victim thread other than the optional mmap writer is implicit: exit_mmap
@@ -90,7 +106,13 @@ KNOBS: dict[str, tuple[str, ...]] = {
     # does the highest VMA reach ULONG_MAX (never in a real mm: the top range is a gap)
     "top_vma": ("no", "yes"),
     # which exit_mmap
-    "exit_mmap": ("current", "pre2022", "5.17"),
+    "exit_mmap": ("current", "pre2022", "5.17", "4.14", "4.15", "maple-merge"),
+    # 4.14 exit_mmap: who drops the last mm_users reference and so runs exit_mmap: a thread of the
+    # OOM victim's thread group (tsk_is_oom_victim(current) is true) or another task that held an
+    # mm reference (a /proc reader's mmget_not_zero, a CLONE_VM process outside the group)
+    "last_mmput": ("victim", "other"),
+    # oom_reap_task's attempts (MAX_OOM_REAP_RETRIES is 10 in mm/oom_kill.c)
+    "reap_retries": ("3", "10"),
     # the second guard: the VMA tree / mm->mmap emptied before the teardown's write unlock
     "tree_emptied_under_lock": ("yes", "no"),
     # the mm belongs to an OOM victim (the reaper is queued; pre-2022 exit_mmap self-reaps)
@@ -106,10 +128,11 @@ KNOBS: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_KNOBS = {"walk": "reverse", "top_vma": "no", "exit_mmap": "current",
                  "tree_emptied_under_lock": "yes", "oom_victim": "yes", "mrelease": "no",
-                 "mmap_writer": "no", "notifier": "may_fail", "vma_kinds": "mixed"}
+                 "mmap_writer": "no", "notifier": "may_fail", "vma_kinds": "mixed",
+                 "last_mmput": "victim", "reap_retries": "3"}
 SIZES = {"vmas": (2, 1, 4), "ptes": (1, 1, 3)}  # default, min, max
 
-REAP_ATTEMPTS = 3  # MAX_OOM_REAP_RETRIES (10 in mm/oom_kill.c)
+REAP_ATTEMPTS = 3  # the default of knob reap_retries; MAX_OOM_REAP_RETRIES is 10 in mm/oom_kill.c
 
 VMA = "vma"
 PTE = "pte_index"
@@ -184,12 +207,23 @@ def exit_stages(knobs: dict[str, str]) -> list[str]:
     victim = knobs["oom_victim"] == "yes"
     destroy = ["DESTROY_TREE"] if knobs["tree_emptied_under_lock"] == "yes" else []
     teardown = ["FREE_PGTABLES", "TLB_FINISH", "REMOVE_VMAS", *destroy]
+    fence = ["FENCE_WAIT", "FENCE_HELD"]
     if form == "current":
         return ["ENTRY", "UNMAP", "READ_UNLOCK", "SET_SKIP", "WRITE_WAIT", *teardown,
                 "WRITE_UNLOCK", "DONE"]
     if form == "pre2022":
-        oom = ["SELF_REAP", "SET_SKIP", "FENCE_WAIT", "FENCE_HELD"] if victim else []
+        oom = ["SELF_REAP", "SET_SKIP", *fence] if victim else []
         return ["ENTRY", *oom, "UNMAP", *teardown, "DONE"]
+    if form == "4.14":
+        # MMF_OOM_SKIP unconditionally; the fence only if the task running exit_mmap is a victim
+        current_is_victim = victim and knobs.get("last_mmput", "victim") == "victim"
+        return ["ENTRY", "UNMAP", "SET_SKIP", *(fence if current_is_victim else []), *teardown,
+                "DONE"]
+    if form == "4.15":
+        # mm_is_oom_victim(mm): MMF_OOM_SKIP and the fence for a victim's mm, whoever runs it
+        return ["ENTRY", "UNMAP", *(["SET_SKIP", *fence] if victim else []), *teardown, "DONE"]
+    if form == "maple-merge":
+        return ["ENTRY", "WRITE_WAIT", "UNMAP", "SET_SKIP", *teardown, "WRITE_UNLOCK", "DONE"]
     oom = ["SELF_REAP", "SET_SKIP"] if victim else []
     return ["ENTRY", *oom, "WRITE_WAIT", "UNMAP", *teardown, "WRITE_UNLOCK", "DONE"]
 
@@ -223,6 +257,8 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
     with_mrel = knobs["mrelease"] == "yes"
     with_writer = knobs["mmap_writer"] == "yes"
     top = 1 if knobs["top_vma"] == "yes" else 0
+    retries = int(knobs["reap_retries"])
+    m.helpers["reap_attempts"] = lambda: retries
     m.actor("exit", "exit_mmap")
     m.actor("reaper", "oom_reaper")
     m.actor("mrelease", "process_mrelease")
@@ -440,7 +476,7 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
         seen_r = m.array("seen_reaper", VMA, IntType(0, 2), init=0,
                          doc="ghost: times the reaper's iterator returned this VMA in this pass")
         fail_r = m.var("reaper_fail", BOOL, init=0, doc="__oom_reap_task_mm's ret is false")
-        attempts = m.var("attempts", IntType(0, REAP_ATTEMPTS), init=0,
+        attempts = m.var("attempts", IntType(0, retries), init=0,
                          doc="oom_reap_task's attempts so far")
         rz = _Zapper("reaper", rpc, {n: getattr(ReaperPC, n) for n in
                                      ("ITER", "NOTIFY", "PTL", "ZAP", "FLUSH")},
@@ -467,7 +503,7 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
                  "schedule_timeout_idle(HZ/10) and retry, or give up after the last attempt",
             guard=(rpc == ReaperPC.TRYLOCK) & ((writer != Writer.NONE) | writer_waiting),
             updates={attempts: attempts + 1,
-                     rpc: ite(attempts + 1 == REAP_ATTEMPTS, ReaperPC.SET_SKIP, ReaperPC.TRYLOCK)},
+                     rpc: ite(attempts + 1 == retries, ReaperPC.SET_SKIP, ReaperPC.TRYLOCK)},
         )
         m.action(
             "reaper_check_skip", func="oom_reap_task_mm", file=OOM_KILL, actor="reaper",
@@ -485,9 +521,9 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
             guard=(rpc == ReaperPC.WALKED) | (rpc == ReaperPC.UNLOCK),
             updates={
                 readers: readers - 1,
-                rpc: ite(~fail_r | (attempts + 1 == REAP_ATTEMPTS), ReaperPC.SET_SKIP,
+                rpc: ite(~fail_r | (attempts + 1 == retries), ReaperPC.SET_SKIP,
                          ReaperPC.TRYLOCK),
-                attempts: ite(~fail_r | (attempts + 1 == REAP_ATTEMPTS), attempts, attempts + 1),
+                attempts: ite(~fail_r | (attempts + 1 == retries), attempts, attempts + 1),
                 fail_r: 0,
                 **{seen_r[v]: 0 for v in range(k)},
             },
@@ -634,8 +670,14 @@ def exit_stage_action(m: Model, stage: str, nxt: str) -> dict:
                     "arch_exit_mmap; first VMA; tlb_gather_mmu_fullmm",
                     "guard": at & victim_gone & (writer == Writer.NONE),
                     "updates": {readers: readers + 1, epc: to}}
-        return {**common, "step": "the last mmput: mmu_notifier_release; "
-                "mm_is_oom_victim() decides the self-reap branch",
+        what = {
+            "pre2022": "mm_is_oom_victim() decides the self-reap branch",
+            "5.17": "mm_is_oom_victim() decides the self-reap branch",
+            "4.14": "munlock, arch_exit_mmap, tlb_gather_mmu; unmap_vmas without mmap_sem next",
+            "4.15": "munlock, arch_exit_mmap, tlb_gather_mmu; unmap_vmas without mmap_sem next",
+            "maple-merge": "mmap_write_lock next (held to the end)",
+        }[form]
+        return {**common, "step": f"the last mmput: mmu_notifier_release; {what}",
                 "guard": at & victim_gone, "updates": {epc: to}}
     if stage == "READ_UNLOCK":
         return {**common, "step": "mmap_read_unlock after unmap_vmas",
@@ -643,12 +685,22 @@ def exit_stage_action(m: Model, stage: str, nxt: str) -> dict:
     if stage == "SET_SKIP":
         where = {"current": "unconditionally, between the read unlock and mmap_write_lock",
                  "pre2022": "after the self-reap, before the write-lock fence",
-                 "5.17": "after the self-reap, before mmap_write_lock"}[form]
+                 "5.17": "after the self-reap, before mmap_write_lock",
+                 "4.14": "unconditionally after unmap_vmas; then the fence only if "
+                         "tsk_is_oom_victim(current)",
+                 "4.15": "only if mm_is_oom_victim(mm) (MMF_OOM_VICTIM, set by "
+                         "mark_oom_victim), before the fence",
+                 "maple-merge": "after unmap_vmas, under the write lock"}[form]
         return {**common, "step": f"set_bit(MMF_OOM_SKIP) ({where})",
                 "guard": at, "updates": {skip: 1, epc: to}}
     if stage in ("WRITE_WAIT", "FENCE_WAIT"):
-        what = "the empty down_write/up_write fence" if stage == "FENCE_WAIT" else \
-            "mmap_write_lock for the teardown"
+        what = "mmap_write_lock for the teardown"
+        if stage == "FENCE_WAIT":
+            what = {"4.14": "tsk_is_oom_victim(current): the empty down_write/up_write fence",
+                    "4.15": "mm_is_oom_victim(mm): the empty down_write/up_write fence"}.get(
+                form, "the empty down_write/up_write fence")
+        elif form == "maple-merge":
+            what = "mmap_write_lock for the whole of exit_mmap"
         return {**common, "step": f"{what}: granted once every reader has left",
                 "guard": at & (readers == 0) & (writer == Writer.NONE),
                 "updates": {writer: Writer.EXIT_MMAP, epc: to}}
@@ -679,7 +731,10 @@ def exit_stage_action(m: Model, stage: str, nxt: str) -> dict:
     if stage == "DESTROY_TREE":
         what = {"current": "__mt_destroy(&mm->mm_mt): the tree is empty",
                 "5.17": "mm->mmap = NULL (f798a1d4f94d)",
-                "pre2022": "mm->mmap = NULL (hypothetical here: after the unlocked teardown)"}[form]
+                "pre2022": "mm->mmap = NULL (hypothetical here: after the unlocked teardown)",
+                "4.14": "mm->mmap = NULL (hypothetical here: after the unlocked teardown)",
+                "4.15": "mm->mmap = NULL (hypothetical here: after the unlocked teardown)",
+                "maple-merge": "__mt_destroy(&mm->mm_mt); mm->mmap = NULL"}[form]
         return {**common, "step": what, "guard": at, "updates": {tree: Tree.EMPTY, epc: to}}
     raise ValueError(f"no exit_mmap stage {stage}")
 
