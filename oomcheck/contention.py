@@ -70,13 +70,14 @@ def zappers(model: Model) -> list[Zapper]:
     ptl_owner = model.vars["ptl"].type
     free = ptl_owner.FREE  # type: ignore[union-attr]
     exit_pc = model.vars["exit_pc"].type
-    specs = [("exit", "exit_pc", "exit_cur", (exit_pc.UN_PTL, exit_pc.SR_PTL))]  # type: ignore[union-attr]
-    if "reaper_pc" in model.vars:
-        specs.append(("reaper", "reaper_pc", "reaper_cur",
-                      (model.vars["reaper_pc"].type.PTL,)))  # type: ignore[union-attr]
-    if "mrel_pc" in model.vars:
-        specs.append(("mrelease", "mrel_pc", "mrel_cur",
-                      (model.vars["mrel_pc"].type.PTL,)))  # type: ignore[union-attr]
+    # with per-VMA PMD state (the page-table changer knobs) the spin is at the PTL_LOCK step
+    lock = "PTL_LOCK" if "pmd" in model.vars else "PTL"
+    specs = [("exit", "exit_pc", "exit_cur", (getattr(exit_pc, "UN_" + lock),
+                                              getattr(exit_pc, "SR_" + lock)))]
+    for kind, pc, cur in (("reaper", "reaper_pc", "reaper_cur"), ("mrelease", "mrel_pc", "mrel_cur"),
+                          ("thread", "thread_pc", "thread_cur")):
+        if pc in model.vars:
+            specs.append((kind, pc, cur, (getattr(model.vars[pc].type, lock),)))
     out = []
     for kind, pc, cur, ptl_pcs in specs:
         at: Expr = Var(pc) == ptl_pcs[0]

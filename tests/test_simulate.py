@@ -209,6 +209,15 @@ def test_worst_case_on_the_control_projection_is_the_full_search(
     assert worst_case_events(c) == worst_case_events(c, project=False)
 
 
+def test_contention_with_a_live_thread_counts_its_waits_too() -> None:
+    # with the page-table changer knobs a zapper spins at the PTL_LOCK step, and the live
+    # victim thread is a zapper as well
+    m = contention_model("forward", 2, 1, {"victim_thread": "dontneed"})
+    assert [z.actor for z in zappers(m)] == ["exit_mmap", "oom_reaper", "victim thread (live)"]
+    c = compile_model(m)
+    assert worst_case_events(c) == worst_case_events(c, project=False) >= 2
+
+
 @pytest.mark.parametrize("k", [16, pytest.param(32, marks=pytest.mark.heavy)])
 def test_worst_case_at_large_k(k: int) -> None:
     assert worst_case_events(compile_model(contention_model("forward", k, 4))) == k
