@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
 from oomcheck.checker.explicit.search import check_explicit
-from oomcheck.checker.language.lang import Model
+from oomcheck.checker.language.lang import Model, exists, lift
 from oomcheck.checker.trace import Result, Step
 from oomcheck.cli import EXIT_VIOLATED, main
-from oomcheck.models.reaper import exit_stages, set_exit_stages
+from oomcheck.models.reaper import (
+    VMA,
+    Pmd,
+    PtlOwner,
+    PtlOwnerX,
+    ReaperPC,
+    exit_stages,
+    set_exit_stages,
+)
 
 REQUIRED_VARIANTS = ("forward", "reverse", "reverse-mas-prev", "zap-without-ptl",
                      "skip-test-before-lock", "skip-set-after-unlock", "reaper-blocking-lock",
@@ -70,6 +80,16 @@ def test_exit_mmap_forms_have_the_documented_order() -> None:
     assert "DESTROY_TREE" not in pre and "WRITE_UNLOCK" not in pre
     old = exit_stages({**base, "exit_mmap": "5.17", "oom_victim": "no"})
     assert "SET_SKIP" not in old and old[1] == "WRITE_WAIT"
+    v414 = exit_stages({**base, "exit_mmap": "4.14", "tree_emptied_under_lock": "no"})
+    assert v414 == ["ENTRY", "UNMAP", "SET_SKIP", "FENCE_WAIT", "FENCE_HELD", "FREE_PGTABLES",
+                    "TLB_FINISH", "REMOVE_VMAS", "DONE"]
+    other = exit_stages({**base, "exit_mmap": "4.14", "tree_emptied_under_lock": "no",
+                         "last_mmput": "other"})
+    assert "SET_SKIP" in other and "FENCE_WAIT" not in other
+    assert "SET_SKIP" not in exit_stages({**base, "exit_mmap": "4.15", "oom_victim": "no"})
+    merge = exit_stages({**base, "exit_mmap": "maple-merge"})
+    assert merge[1] == "WRITE_WAIT" and merge[-2] == "WRITE_UNLOCK"
+    assert merge.index("UNMAP") < merge.index("SET_SKIP") < merge.index("FREE_PGTABLES")
 
 
 def test_set_exit_stages_only_reorders() -> None:
@@ -251,6 +271,249 @@ def test_5_17_syzbot_use_after_free_and_its_fix() -> None:
     assert r.trace.final["skip"] == "0" and r.trace.final["tree"] == "POPULATED"
     fixed = _check("exit-mmap-5.17-fixed", oom_victim="no", mrelease="yes", vmas=3)
     assert set(_verdicts(fixed).values()) == {"holds"}
+
+
+def test_4_14_exit_mmap_fence_depends_on_who_runs_it() -> None:
+    """Tetsuo Handa's 2017 report: with tsk_is_oom_victim(current), a last mmput from a task that
+    is not the victim skips the fence, and the reaper walks what the teardown frees."""
+    ok = _check("exit-mmap-4.14", ptes=2)
+    assert set(_verdicts(ok).values()) == {"holds"}
+    r = _check("exit-mmap-4.14", "no-use-after-free", last_mmput="other")["no-use-after-free"]
+    assert r.verdict == "violated" and r.trace is not None
+    steps = r.trace.steps
+    check = _index(steps, lambda s: s.actor == "oom_reaper" and _changed(s, "reaper_pc", "ITER"))
+    skip = _index(steps, lambda s: s.actor == "exit_mmap" and _changed(s, "skip", "1"))
+    freed = _index(steps, lambda s: s.actor == "exit_mmap"
+                   and s.func in ("free_pgtables", "remove_vma"))
+    # the reaper tested MMF_OOM_SKIP clear under mmap_sem; exit_mmap set it and, without the
+    # fence, freed the page tables or VMAs under the reader; the reaper's next step touches them
+    assert check < skip < freed
+    assert all(not _changed(s, "writer") for s in steps)
+    assert steps[-1].actor == "oom_reaper" and steps[-1].changes["uaf"][0] == "NONE"
+    # the fix (mm_is_oom_victim): the same interleavings are safe
+    fixed = _check("exit-mmap-4.15", ptes=2, last_mmput="other")
+    assert set(_verdicts(fixed).values()) == {"holds"}
+
+
+@pytest.mark.parametrize("knobs", [{}, {"oom_victim": "no", "mrelease": "yes"},
+                                   {"mrelease": "yes", "mmap_writer": "yes"}])
+def test_maple_merge_exit_mmap_write_locked_throughout_is_safe(knobs: dict[str, str]) -> None:
+    rs = _check("exit-mmap-maple-merge", **knobs)
+    assert set(_verdicts(rs).values()) == {"holds"}
+
+
+# ---- other page-table changers: a live victim thread, PT reclaim, khugepaged, a THP ----------------
+
+
+def _reachable(variant: str, what: Callable[[Model], object], vmas: int = 2, ptes: int = 1,
+               **knobs: str) -> bool:
+    """Whether some reachable state satisfies what(m) (checked as the invariant "not what")."""
+    m = _model(variant, vmas, ptes, **knobs)
+    m.invariant("probe", ~lift(what(m)), "reachability probe")  # type: ignore[arg-type]
+    return check_explicit(m, [m.properties["probe"]])[0].verdict == "violated"
+
+
+def _stale_map(lock_pc: str) -> Callable[[Model], object]:
+    """The reaper is at lock_pc for a table that is no longer in its PMD."""
+    def what(m: Model) -> object:
+        pmd, cur = m.ref("pmd"), m.ref("reaper_cur")
+        return (m.ref("reaper_pc") == getattr(ReaperPC, lock_pc)) & exists(
+            VMA, lambda v: (cur == v) & (pmd[v] == Pmd.NONE))  # type: ignore[index]
+    return what
+
+
+SAFETY = ("no-double-free", "no-use-after-free", "all-freed", "no-deadlock")
+
+
+def test_knobs_off_leave_the_model_as_it_was() -> None:
+    m = _model("reverse")
+    assert "pmd" not in m.vars and "thread_pc" not in m.vars and "khuge_pc" not in m.vars
+    assert m.vars["ptl"].type == PtlOwner
+    assert not any(a.name.endswith(("_ptl_lock", "_huge")) for a in m.actions)
+
+
+@pytest.mark.parametrize("ptes", [1, 2])
+def test_live_thread_madvise_dontneed_and_the_reaper(ptes: int) -> None:
+    rs = _check("victim-dontneed", *SAFETY, ptes=ptes)
+    assert set(_verdicts(rs).values()) == {"holds"}
+    # both really zap the same table: the thread can hold a PTL the reaper waits for
+    assert _reachable("victim-dontneed", lambda m: (m.ref("reaper_pc") == ReaperPC.PTL_LOCK) & exists(
+        VMA, lambda v: (m.ref("reaper_cur") == v) & (m.ref("ptl")[v] == PtlOwnerX.VICTIM_THREAD)))
+
+
+def test_pt_reclaim_needs_rcu_to_keep_the_reaper_safe() -> None:
+    ok = _check("victim-dontneed-pt-reclaim", *SAFETY, "reaper-coverage", "oom-progress")
+    assert set(_verdicts(ok).values()) == {"holds"}
+    # the race the protections are for happens: the reaper mapped a table the thread reclaimed
+    assert _reachable("victim-dontneed-pt-reclaim", _stale_map("PTL_LOCK"))
+    r = _check("pt-reclaim-no-rcu", "no-use-after-free", "no-double-free")
+    assert r["no-double-free"].verdict == "holds"
+    bad = r["no-use-after-free"]
+    assert bad.verdict == "violated" and bad.trace is not None
+    steps = bad.trace.steps
+    mapped = _index(steps, lambda s: s.actor == "oom_reaper" and _changed(s, "reaper_pc", "PTL_LOCK"))
+    freed = _index(steps, lambda s: s.func == "try_get_and_clear_pmd"
+                   and any(_changed(s, f"pte_table[{v}]", "FREED") for v in range(2)))
+    assert mapped < freed
+    last = steps[-1]
+    assert last.actor == "oom_reaper" and last.func == "__pte_offset_map_lock"
+    assert last.changes["uaf"] == ("NONE", "PTE_TABLE")
+
+
+def test_pmd_recheck_protects_the_other_table_changer_not_the_reaper() -> None:
+    # without the re-check the reaper does lock and walk a table that left its PMD, and stays safe
+    assert _reachable("victim-dontneed-pt-reclaim", _stale_map("ZAP"), pmd_recheck="no")
+    assert not _reachable("victim-dontneed-pt-reclaim", _stale_map("ZAP"))
+    rs = _check("victim-dontneed-pt-reclaim", *SAFETY, pmd_recheck="no")
+    assert set(_verdicts(rs).values()) == {"holds"}
+    # PT reclaim and khugepaged on one table: safe with the re-check, not without it
+    ok = _check("pt-reclaim-khugepaged", *SAFETY, "reaper-coverage", vmas=1)
+    assert set(_verdicts(ok).values()) == {"holds"}
+    r = _check("pt-reclaim-no-pmd-recheck", "no-use-after-free", vmas=1)["no-use-after-free"]
+    assert r.verdict == "violated" and r.trace is not None
+    steps = r.trace.steps
+    mapped = _index(steps, lambda s: s.actor == "victim thread (live)"
+                    and _changed(s, "thread_pc", "PTL_LOCK"))
+    retract = _index(steps, lambda s: s.actor == "khugepaged" and _changed(s, "pmd[0]", "NONE"))
+    locked = _index(steps, lambda s: s.func == "__pte_offset_map_lock"
+                    and _changed(s, "thread_pc", "ZAP"))
+    assert mapped < retract < locked
+    assert steps[-1].func == "try_get_and_clear_pmd" and steps[-1].changes["uaf"][1] == "PTE_TABLE"
+
+
+def test_munmap_isolates_the_vma_before_the_downgrade() -> None:
+    ok = _check("victim-munmap", *SAFETY, "reaper-coverage")
+    assert set(_verdicts(ok).values()) == {"holds"}
+    # the reaper does run while munmap frees the table and the VMA under the read lock
+    assert _reachable("victim-munmap", lambda m: (m.ref("reaper_pc") == ReaperPC.ITER)
+                      & exists(VMA, lambda v: m.ref("vma_freed")[v]))
+    r = _check("munmap-not-isolated", "no-use-after-free")["no-use-after-free"]
+    assert r.verdict == "violated" and r.trace is not None
+    steps = r.trace.steps
+    removed = _index(steps, lambda s: s.func == "remove_vma" and s.actor == "victim thread (live)")
+    assert steps[-1].actor == "oom_reaper" and removed < len(steps) - 1
+    assert steps[-1].changes["uaf"] == ("NONE", "VMA")
+
+
+def test_khugepaged_retract_without_mmap_lock() -> None:
+    ok = _check("khugepaged-retract", *SAFETY, "reaper-coverage", "oom-progress", vmas=1)
+    assert set(_verdicts(ok).values()) == {"holds"}
+    assert _reachable("khugepaged-retract", _stale_map("PTL_LOCK"), vmas=1)
+    r = _check("khugepaged-no-rcu", "no-use-after-free", vmas=1)["no-use-after-free"]
+    assert r.verdict == "violated" and r.trace is not None
+    steps = r.trace.steps
+    retract = _index(steps, lambda s: s.actor == "khugepaged" and _changed(s, "pte_table[0]", "FREED"))
+    # a zapper that mapped the table before the retraction (the reaper, or exit_mmap's
+    # unmap_vmas, which holds only the read lock: khugepaged tested mm_users before it began)
+    assert retract < len(steps) - 1 and steps[-1].func == "__pte_offset_map_lock"
+    assert steps[-1].actor in ("oom_reaper", "exit_mmap")
+    assert steps[-1].changes["uaf"] == ("NONE", "PTE_TABLE")
+
+
+def test_thp_zapped_at_the_pmd_level() -> None:
+    ok = _check("thp-zap-huge-pmd", *SAFETY, "reaper-coverage", ptes=2)
+    assert set(_verdicts(ok).values()) == {"holds"}
+    r = _check("thp-no-huge-recheck", "no-double-free", "no-use-after-free")
+    assert r["no-use-after-free"].verdict == "holds"
+    bad = r["no-double-free"]
+    assert bad.verdict == "violated" and bad.trace is not None
+    huge = [s for s in bad.trace.steps if s.func == "zap_huge_pmd"]
+    # both zappers ran zap_huge_pmd on the one huge PMD
+    assert {s.actor for s in huge} == {"exit_mmap", "oom_reaper"}
+
+
+# ---- MAX_OOM_REAP_RETRIES: 3 attempts in the model, 10 in the kernel -------------------------------
+
+
+def _reads(e: object, out: set[str]) -> set[str]:
+    """The state variables an expression reads."""
+    from oomcheck.checker.language.lang import Index, Op, Quant, Var
+    if isinstance(e, Var):
+        out.add(e.name)
+    elif isinstance(e, Index):
+        out.add(e.array)
+        _reads(e.index, out)
+    elif isinstance(e, Op):
+        for a in e.args:
+            _reads(a, out)
+    elif isinstance(e, Quant):
+        _reads(e.body, out)
+    return out
+
+
+def _projected_reachable(m: Model, drop: str) -> set[tuple[int, ...]]:
+    from oomcheck.checker.language.compile import compile_model
+    c = compile_model(m)
+    lay = c.layout
+    k = lay.slot_of(drop, None) if drop in m.vars else None
+    seen = set(c.initial_states())
+    todo = list(seen)
+    while todo:
+        out: list = []
+        c.expand(todo.pop(), out)
+        for _, t in out:
+            if t not in seen:
+                seen.add(t)
+                todo.append(t)
+    got = set()
+    for s in seen:
+        v = lay.decode(s)
+        if k is not None:
+            v[k] = 0
+        got.add(tuple(v))
+    return got
+
+
+def _catalog_rows() -> list:
+    cat = catalog_for("reaper")
+    rows, seen = [], set()
+    for e in cat.expect:
+        key = (e.variant, tuple(sorted(e.knobs.items())))
+        if key in seen or "reap_retries" in e.knobs:
+            continue
+        seen.add(key)
+        knobs = {**cat.variants[e.variant].knobs, **e.knobs}
+        heavy = (knobs.get("mrelease") == "yes" and knobs.get("oom_victim", "yes") == "yes"
+                 and "mmap_writer" not in knobs) or knobs.get("khugepaged") == "retract" \
+            or knobs.get("munmap_isolate") == "no"
+        rows.append(pytest.param(e.variant, e.knobs, id=f"{e.variant}-{_kvid(e.knobs)}",
+                                 marks=[pytest.mark.heavy] if heavy else []))
+    return rows
+
+
+def _kvid(knobs: dict[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in knobs.items()) or "default"
+
+
+@pytest.mark.parametrize(("variant", "knobs"), _catalog_rows())
+def test_three_reap_attempts_give_the_verdicts_of_ten(variant: str, knobs: dict[str, str]) -> None:
+    """Why 3 attempts give the kernel's verdicts. `attempts` is read only by the updates that
+    decide when oom_reap_task gives up; no guard and no property reads it. So if the reachable
+    states of the two instances are the same once `attempts` is dropped, every invariant has the
+    same verdict, so has no-deadlock (whether a step is enabled does not depend on `attempts`),
+    and so has oom-progress: both instances are acyclic (the counter only grows), so a run that
+    never sets MMF_OOM_SKIP ends in a reachable state without it where no step is enabled, and
+    MMF_OOM_SKIP is never cleared. That holds for every catalog row at vmas=2, ptes=1 but one:
+    in pt-reclaim-no-rcu a reaper that already touched a freed table can go on failing passes,
+    and 10 attempts reach states 3 do not, all of them after the use-after-free; there every
+    property's verdict is compared instead."""
+    models = {r: _model(variant, **{**knobs, "reap_retries": r}) for r in ("3", "10")}
+    for m in models.values():
+        read: set[str] = set()
+        for a in m.actions:
+            _reads(a.guard, read)
+        for p in m.properties.values():
+            _reads(p.expr, read)
+            _reads(p.pre, read)
+        assert "attempts" not in read
+    three, ten = (_projected_reachable(models[r], "attempts") for r in ("3", "10"))
+    if three == ten:
+        return
+    assert variant == "pt-reclaim-no-rcu" and three < ten
+    verdicts = [{r.property: r.verdict for r in check_explicit(m, list(m.properties.values()))}
+                for m in models.values()]
+    assert verdicts[0] == verdicts[1]
+    assert verdicts[0]["no-use-after-free"] == "violated"
 
 
 # ---- the command line ------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from oomcheck.contention import (
     Row,
     Summary,
     contention_model,
+    control_vars,
     measure,
     plot_panels,
     run_stats,
@@ -200,6 +201,34 @@ def test_each_waiting_episode_counts_once() -> None:
 def test_worst_case_forward_every_table_reverse_once(k: int, p: int) -> None:
     assert worst_case_events(compile_model(contention_model("forward", k, p))) == k
     assert worst_case_events(compile_model(contention_model("reverse", k, p))) == 1
+
+
+@pytest.mark.parametrize("knobs", [{}, {"mrelease": "yes"}, {"notifier": "may_fail"},
+                                   {"vma_kinds": "mixed"}])
+@pytest.mark.parametrize("walk", ["forward", "reverse"])
+def test_worst_case_on_the_control_projection_is_the_full_search(
+        walk: str, knobs: dict[str, str]) -> None:
+    c = compile_model(contention_model(walk, 3, 2 if not knobs else 1, knobs))
+    ctl = control_vars(c, [e for z in zappers(c.model) for e in (z.at_ptl, z.waiting)])
+    # the data the projection drops, and the control it keeps
+    assert {"pte", "frees", "g_exit", "uaf"}.isdisjoint(ctl)
+    assert {"exit_pc", "exit_cur", "ptl"} <= ctl
+    assert worst_case_events(c) == worst_case_events(c, project=False)
+
+
+def test_contention_with_a_live_thread_counts_its_waits_too() -> None:
+    # with the page-table changer knobs a zapper spins at the PTL_LOCK step, and the live
+    # victim thread is a zapper as well
+    m = contention_model("forward", 2, 1, {"victim_thread": "dontneed"})
+    assert [z.actor for z in zappers(m)] == ["exit_mmap", "oom_reaper", "victim thread (live)"]
+    c = compile_model(m)
+    assert worst_case_events(c) == worst_case_events(c, project=False) >= 2
+
+
+@pytest.mark.parametrize("k", [16, pytest.param(32, marks=pytest.mark.heavy)])
+def test_worst_case_at_large_k(k: int) -> None:
+    assert worst_case_events(compile_model(contention_model("forward", k, 4))) == k
+    assert worst_case_events(compile_model(contention_model("reverse", k, 4))) == 1
 
 
 def test_worst_case_bounds_every_simulated_run() -> None:

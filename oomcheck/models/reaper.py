@@ -4,7 +4,7 @@ One mm with K VMAs in address order (VMA 0 lowest), each with one PTE table of P
 that table's page-table lock (PTL), each entry mapping its own page. Zappers clear present entries
 under the PTL into their own mmu_gather and free the pages when the gather is flushed. Actors:
 
-- `exit_mmap` (mm/mmap.c), in three historical forms (knob `exit_mmap`):
+- `exit_mmap` (mm/mmap.c), in six forms (knob `exit_mmap`):
   - `current` (6.0+; read in the 6.17-rc tree, commit 0291023e): mmap_read_lock, unmap_vmas forward
     over every VMA, read unlock, set MMF_OOM_SKIP, mmap_write_lock, free_pgtables, tlb_finish_mmu,
     remove_vma loop, __mt_destroy (the tree is emptied), write unlock;
@@ -13,7 +13,20 @@ under the PTL into their own mmu_gather and free the pages when the gather is fl
     tlb_finish_mmu and the remove_vma loop all without mmap_lock; mm->mmap is never reset;
   - `5.17` (64591e8605d6): the OOM-victim self-reap and MMF_OOM_SKIP stay, the fence goes, and
     mmap_write_lock is held across unmap_vmas..remove_vma; mm->mmap is not reset (the Feb 2022 fix
-    f798a1d4f94d adds the reset: knob `tree_emptied_under_lock=yes`).
+    f798a1d4f94d adds the reset: knob `tree_emptied_under_lock=yes`);
+  - `4.14` (212925802454, "mm: oom: let oom_reap_task and exit_mmap run concurrently"): no self-reap;
+    unmap_vmas without mmap_sem, set MMF_OOM_SKIP unconditionally, then the empty
+    down_write/up_write fence only `if (tsk_is_oom_victim(current))`; free_pgtables,
+    tlb_finish_mmu and remove_vma without mmap_sem. Tetsuo Handa (Dec 2017, linux-mm "Multiple
+    oom_reaper BUGs: unmap_page_range racing with exit_mmap"): the last __mmput may run in a task
+    that is not the victim (knob `last_mmput=other`), and then nothing waits for the reaper;
+  - `4.15` (Michal Hocko, "mm, oom_reaper: fix memory corruption", Dec 2017, Cc stable 4.14):
+    `mm_is_oom_victim(mm)` (MMF_OOM_VICTIM, set by mark_oom_victim) instead, and MMF_OOM_SKIP is
+    set only inside that branch, before the fence;
+  - `maple-merge` (seed 003: Andrew Morton's merge of "mm: drop oom code from exit_mmap" with the
+    maple tree series in mm-unstable, June 2022): mmap_write_lock from the start to the end;
+    unmap_vmas, MMF_OOM_SKIP, free_pgtables, tlb_finish_mmu, remove_vma, __mt_destroy and
+    mm->mmap = NULL all under it (6.1 released the `current` form instead).
 - the OOM reaper kthread (mm/oom_kill.c: wake_oom_reaper, oom_reap_task, oom_reap_task_mm,
   __oom_reap_task_mm) for an OOM victim (knob `oom_victim`);
 - `process_mrelease` (mm/oom_kill.c), a second reaper with a blocking read lock (knob `mrelease`);
@@ -47,19 +60,62 @@ Abstractions, and why they are sound for the properties checked:
   process_mrelease, the blocking-reaper variant) is granted whenever no writer holds the lock:
   rwsem_down_read_slowpath may steal the lock past a queued writer, so both orders are allowed.
   mmap_read_trylock fails while a writer holds the lock, and may fail while one waits:
-  RWSEM_READ_FAILED_MASK includes RWSEM_FLAG_WAITERS (this settles the digest's [unverified]
-  point), but a writer still spinning optimistically has not set it yet, so success is also allowed.
+  RWSEM_READ_FAILED_MASK includes RWSEM_FLAG_WAITERS (docs/kernel-background.md §2.6,
+  checked), but a writer still spinning optimistically has not set it yet, so success is also allowed.
 - The mmu notifier's non-blocking start may fail on any VMA at any time (knob `notifier=may_fail`),
   an over-approximation: the model does not rely on mmu_notifier_release having unhooked the
-  subscribers (digest: "from memory"; mmu_interval_notifiers are not unhooked by it).
-- MAX_OOM_REAP_RETRIES is 10 in the kernel; the model uses REAP_ATTEMPTS = 3. The 2 s timer of
-  queue_oom_reaper is "wake_oom_reaper may fire at any time".
+  subscribers (docs/kernel-background.md §3.5 step 1;
+  mmu_interval_notifiers are not unhooked by it).
+- MAX_OOM_REAP_RETRIES is 10 in the kernel; the model's oom_reap_task makes 3 attempts by
+  default (knob `reap_retries=10` for the kernel's value; tests/test_reaper.py shows that the
+  catalog's instances reach the same states, `attempts` aside, with 3 and with 10, so every
+  verdict is the same). The 2 s timer of queue_oom_reaper is "wake_oom_reaper may fire at any
+  time" (4.14 queued the reaper at once: a special case of it).
 - process_mrelease can only find the mm (find_lock_task_mm) while some thread still has it, i.e.
   before the last mmput starts exit_mmap; it keeps the mm with mmgrab and may take the read lock at
   any later time. Every victim thread other than the optional mmap writer is implicit: exit_mmap
   starts once that writer (if any) has exited.
 - Ghost variables: `seen_*` (how often a reaper's iterator returned each VMA in the current pass),
   `frees` (per page, saturating at 2), `uaf` (first access to a freed VMA or PTE table).
+
+Other page-table changers (issue 11; every knob off by default, and then the model is the one
+above). With `victim_thread`, `khugepaged` or `thp` on, each VMA has its own PMD entry `pmd[v]`
+(TABLE, NONE, HUGE) and PTE table `pte_table[v]` (LIVE; RCU: out of the PMD, freed after a grace
+period; FREED), and every zapper's pte_offset_map_lock is two steps, as in __pte_offset_map_lock
+(mm/pgtable-generic.c): map (rcu_read_lock, the PMD read: none -> nothing to zap, huge ->
+zap_huge_pmd) and lock (spin_lock on the PTL inside the table, then pmd_same(), else read the PMD
+again). Sources read: mm/pt_reclaim.c (torvalds/linux copy at 9c20f30a; a later patch moves it
+into mm/memory.c as zap_empty_pte_table, same logic), zap_pte_range/zap_pmd_range from a
+mm/memory.c copy with the 6.15-era direct_reclaim fix, retract_page_tables/collapse_file from a
+recent mm/khugepaged.c (after Jann Horn's 2024 re-check fixes), get_lock_mode in the newest
+mm/madvise.c, vms_complete_munmap_vmas in mm/vma.c (6.11+).
+- `victim_thread`: a victim thread that is not frozen (or that 6.18 thawed) inside
+  madvise(MADV_DONTNEED) (madvise_dontneed_single_vma; mmap_read_lock, or a per-VMA read lock in
+  the newest trees: neither keeps the reapers out) or munmap() (do_vmi_align_munmap: write lock,
+  vms_gather_munmap_vmas takes the VMA out of the tree, mmap_write_downgrade, then unmap_vmas,
+  free_pgtables, tlb_finish_mmu and remove_vma under the read lock) on one VMA. It holds
+  mm_users, so exit_mmap starts only after it returns.
+- `pt_reclaim` (6.14+, CONFIG_PT_RECLAIM): the MADV_DONTNEED zap that emptied a whole table keeps
+  the PTL and takes the table out of the PMD (try_get_and_clear_pmd), and free_pte hands it to the
+  gather, which frees page tables after an RCU grace period.
+- `khugepaged=retract`: collapse_file's try_to_unmap of each old folio (under the PTL; the page
+  reference dropped at once), then retract_page_tables with no mmap_lock of this mm: pmd lock,
+  check_pmd_state, the PTL, the PMD cleared, pte_free_defer. collapse_test_exit is a lockless
+  test; free_pgtables' unlink_file_vma orders it against exit_mmap's teardown (one step here).
+- `thp`: VMA 0 is one PMD-mapped THP; zap_huge_pmd (mm/huge_memory.c) re-reads the PMD under the
+  PMD lock (__pmd_trans_huge_lock) and the first zapper takes the whole folio.
+- Protections dropped by a knob (hypothetical variants): `pmd_recheck=no` (no pmd_same() after
+  spin_lock), `table_free=immediate` (no RCU grace period), `huge_recheck=no` (zap_huge_pmd acts
+  on the PMD value read before the lock), `munmap_isolate=no` (the VMA leaves the tree only after
+  remove_vma, under the read lock).
+- Abstractions: the PMD lock is not a lock of its own: each PMD change is one step taken while
+  the table's PTL is free (or held by the changer), which is what pmd lock + PTL give; the RCU
+  callback may run as soon as no zapper has that table mapped (a real grace period ends no
+  sooner), so every real interleaving is in the model; nothing installs PTEs (no page fault
+  refills a range, khugepaged installs no huge PMD), so a table leaves its PMD only empty and
+  PT reclaim's slow path (try_to_free_pte, which re-checks every entry under both locks) ends
+  like the fast one and is left out. exit_mmap's free_pgtables frees the tables still in their
+  PMDs at once (under the write lock today, no reader can have one mapped).
 """
 
 from __future__ import annotations
@@ -68,6 +124,7 @@ import itertools
 
 from oomcheck.checker.language.lang import (
     BOOL,
+    FALSE,
     TRUE,
     ArrayHandle,
     Enum,
@@ -78,6 +135,7 @@ from oomcheck.checker.language.lang import (
     Param,
     Var,
     all_of,
+    exists,
     forall,
     implies,
     ite,
@@ -90,7 +148,13 @@ KNOBS: dict[str, tuple[str, ...]] = {
     # does the highest VMA reach ULONG_MAX (never in a real mm: the top range is a gap)
     "top_vma": ("no", "yes"),
     # which exit_mmap
-    "exit_mmap": ("current", "pre2022", "5.17"),
+    "exit_mmap": ("current", "pre2022", "5.17", "4.14", "4.15", "maple-merge"),
+    # 4.14 exit_mmap: who drops the last mm_users reference and so runs exit_mmap: a thread of the
+    # OOM victim's thread group (tsk_is_oom_victim(current) is true) or another task that held an
+    # mm reference (a /proc reader's mmget_not_zero, a CLONE_VM process outside the group)
+    "last_mmput": ("victim", "other"),
+    # oom_reap_task's attempts (MAX_OOM_REAP_RETRIES is 10 in mm/oom_kill.c)
+    "reap_retries": ("3", "10"),
     # the second guard: the VMA tree / mm->mmap emptied before the teardown's write unlock
     "tree_emptied_under_lock": ("yes", "no"),
     # the mm belongs to an OOM victim (the reaper is queued; pre-2022 exit_mmap self-reaps)
@@ -103,13 +167,37 @@ KNOBS: dict[str, tuple[str, ...]] = {
     "notifier": ("may_fail", "ok"),
     # each VMA is ANON, or nondeterministically ANON or SHARED
     "vma_kinds": ("mixed", "anon"),
+    # ---- other page-table changers while the reapers walk (all off by default) ----
+    # a live (not frozen, or thawed) victim thread inside madvise(MADV_DONTNEED) or munmap() on one
+    # VMA; it holds an mm_users reference, so exit_mmap starts only after it returns
+    "victim_thread": ("none", "dontneed", "munmap"),
+    # MADV_DONTNEED frees the PTE table it emptied (CONFIG_PT_RECLAIM, mm/pt_reclaim.c)
+    "pt_reclaim": ("no", "yes"),
+    # khugepaged collapses the file range of one VMA: try_to_unmap, then retract_page_tables
+    "khugepaged": ("no", "retract"),
+    # VMA 0 is mapped by one PMD-mapped transparent huge page (zapped by zap_huge_pmd)
+    "thp": ("no", "yes"),
+    # protections, each dropped by its second value (variants, not kernels):
+    # pte_offset_map_lock re-checks the PMD after taking the PTL
+    "pmd_recheck": ("yes", "no"),
+    # a PTE table taken out of the PMD is freed after an RCU grace period, or at once
+    "table_free": ("rcu", "immediate"),
+    # zap_huge_pmd re-reads the PMD under the PMD lock (__pmd_trans_huge_lock)
+    "huge_recheck": ("yes", "no"),
+    # munmap takes the VMA out of the tree before mmap_write_downgrade
+    "munmap_isolate": ("yes", "no"),
 }
 DEFAULT_KNOBS = {"walk": "reverse", "top_vma": "no", "exit_mmap": "current",
                  "tree_emptied_under_lock": "yes", "oom_victim": "yes", "mrelease": "no",
-                 "mmap_writer": "no", "notifier": "may_fail", "vma_kinds": "mixed"}
+                 "mmap_writer": "no", "notifier": "may_fail", "vma_kinds": "mixed",
+                 "last_mmput": "victim", "reap_retries": "3", "victim_thread": "none",
+                 "pt_reclaim": "no", "khugepaged": "no", "thp": "no", "pmd_recheck": "yes",
+                 "table_free": "rcu", "huge_recheck": "yes", "munmap_isolate": "yes"}
+# the knobs that give each VMA its own PMD entry and PTE table state (see build)
+SPLIT_KNOBS = {"victim_thread": "none", "khugepaged": "no", "thp": "no"}
 SIZES = {"vmas": (2, 1, 4), "ptes": (1, 1, 3)}  # default, min, max
 
-REAP_ATTEMPTS = 3  # MAX_OOM_REAP_RETRIES (10 in mm/oom_kill.c)
+REAP_ATTEMPTS = 3  # the default of knob reap_retries; MAX_OOM_REAP_RETRIES is 10 in mm/oom_kill.c
 
 VMA = "vma"
 PTE = "pte_index"
@@ -121,6 +209,11 @@ Tree = Enum("tree", ["POPULATED", "EMPTY"])
 Uaf = Enum("uaf", ["NONE", "VMA", "PTE_TABLE"])
 Writer = Enum("writer", ["NONE", "EXIT_MMAP", "VICTIM"])
 PtlOwner = Enum("ptl_owner", ["FREE", "EXIT_MMAP", "OOM_REAPER", "MRELEASE"])
+# with a live victim thread among the zappers (only then, so that the other models keep their
+# state layout)
+PtlOwnerX = Enum("ptl_owner", ["FREE", "EXIT_MMAP", "OOM_REAPER", "MRELEASE", "VICTIM_THREAD"])
+Pmd = Enum("pmd", ["TABLE", "NONE", "HUGE"])
+TableLife = Enum("pte_table", ["LIVE", "RCU", "FREED"])
 
 ExitPC = Enum("exit_pc", [
     "ENTRY",          # the last mmput has not called exit_mmap yet (or is at its first step)
@@ -134,6 +227,8 @@ ExitPC = Enum("exit_pc", [
     "FREE_PGTABLES", "TLB_FINISH", "REMOVE_VMAS", "DESTROY_TREE",
     "WRITE_UNLOCK",
     "DONE",
+    # with the page-table changers: pte_offset_map_lock's spin_lock and re-check, zap_huge_pmd
+    "UN_PTL_LOCK", "UN_HUGE", "SR_PTL_LOCK", "SR_HUGE",
 ])
 ReaperPC = Enum("reaper_pc", [
     "TIMER",     # queue_oom_reaper armed the timer; wake_oom_reaper has not run
@@ -144,6 +239,7 @@ ReaperPC = Enum("reaper_pc", [
     "UNLOCK",    # MMF_OOM_SKIP was set: mmap_read_unlock without walking
     "SET_SKIP",  # oom_reap_task: set_bit(MMF_OOM_SKIP) next
     "DONE",
+    "PTL_LOCK", "HUGE",  # with the page-table changers (see ExitPC)
 ])
 MrelPC = Enum("mrelease_pc", [
     "START",     # find_lock_task_mm + mmgrab + task_will_free_mem next
@@ -153,10 +249,25 @@ MrelPC = Enum("mrelease_pc", [
     "WALKED",
     "UNLOCK",
     "DONE",
+    "PTL_LOCK", "HUGE",
 ])
+ThreadPC = Enum("thread_pc", [
+    "START",          # madvise(MADV_DONTNEED) / munmap() entered; the VMA lookup next
+    "DETACH",         # munmap: the VMA leaves the tree (vms_gather_munmap_vmas)
+    "DOWNGRADE",      # munmap: mmap_write_downgrade
+    "PTL", "PTL_LOCK", "HUGE", "ZAP",  # zap_pmd_range / zap_pte_range on the VMA
+    "RECLAIM",        # MADV_DONTNEED with PT reclaim: the emptied table leaves the PMD
+    "FREE_PGTABLES",  # munmap: free_pgtables for the VMA
+    "FLUSH",          # tlb_finish_mmu
+    "REMOVE_VMA",     # munmap: remove_vma
+    "UNLOCK",         # mmap_read_unlock
+    "DONE",
+])
+KhugePC = Enum("khugepaged_pc", ["START", "UNMAP", "CHECK_EXIT", "RETRACT", "DONE"])
 WriterPC = Enum("writer_pc", ["HOLD", "DONE"])
 
 OOM_KILL, MMAP, MEMORY = "mm/oom_kill.c", "mm/mmap.c", "mm/memory.c"
+ZAPPER_PCS = ("ITER", "NOTIFY", "PTL", "ZAP", "FLUSH", "PTL_LOCK", "HUGE")
 
 
 def _times(e: Operand, n: int) -> Expr:
@@ -184,12 +295,23 @@ def exit_stages(knobs: dict[str, str]) -> list[str]:
     victim = knobs["oom_victim"] == "yes"
     destroy = ["DESTROY_TREE"] if knobs["tree_emptied_under_lock"] == "yes" else []
     teardown = ["FREE_PGTABLES", "TLB_FINISH", "REMOVE_VMAS", *destroy]
+    fence = ["FENCE_WAIT", "FENCE_HELD"]
     if form == "current":
         return ["ENTRY", "UNMAP", "READ_UNLOCK", "SET_SKIP", "WRITE_WAIT", *teardown,
                 "WRITE_UNLOCK", "DONE"]
     if form == "pre2022":
-        oom = ["SELF_REAP", "SET_SKIP", "FENCE_WAIT", "FENCE_HELD"] if victim else []
+        oom = ["SELF_REAP", "SET_SKIP", *fence] if victim else []
         return ["ENTRY", *oom, "UNMAP", *teardown, "DONE"]
+    if form == "4.14":
+        # MMF_OOM_SKIP unconditionally; the fence only if the task running exit_mmap is a victim
+        current_is_victim = victim and knobs.get("last_mmput", "victim") == "victim"
+        return ["ENTRY", "UNMAP", "SET_SKIP", *(fence if current_is_victim else []), *teardown,
+                "DONE"]
+    if form == "4.15":
+        # mm_is_oom_victim(mm): MMF_OOM_SKIP and the fence for a victim's mm, whoever runs it
+        return ["ENTRY", "UNMAP", *(["SET_SKIP", *fence] if victim else []), *teardown, "DONE"]
+    if form == "maple-merge":
+        return ["ENTRY", "WRITE_WAIT", "UNMAP", "SET_SKIP", *teardown, "WRITE_UNLOCK", "DONE"]
     oom = ["SELF_REAP", "SET_SKIP"] if victim else []
     return ["ENTRY", *oom, "WRITE_WAIT", "UNMAP", *teardown, "WRITE_UNLOCK", "DONE"]
 
@@ -223,10 +345,24 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
     with_mrel = knobs["mrelease"] == "yes"
     with_writer = knobs["mmap_writer"] == "yes"
     top = 1 if knobs["top_vma"] == "yes" else 0
+    retries = int(knobs["reap_retries"])
+    m.helpers["reap_attempts"] = lambda: retries
+    # each VMA's PMD entry and PTE table have their own state once something other than exit_mmap
+    # can empty a PMD (a live thread, khugepaged) or a PMD maps a huge page
+    split = any(knobs[kn] != off for kn, off in SPLIT_KNOBS.items())
+    thread = knobs["victim_thread"]
+    munmap = thread == "munmap"
+    reclaim = thread == "dontneed" and knobs["pt_reclaim"] == "yes"
+    recheck = knobs["pmd_recheck"] == "yes"
+    rcu_free = knobs["table_free"] == "rcu"
+    po = PtlOwnerX if split else PtlOwner
     m.actor("exit", "exit_mmap")
     m.actor("reaper", "oom_reaper")
     m.actor("mrelease", "process_mrelease")
     m.actor("writer", "victim thread")
+    m.actor("thread", "victim thread (live)")
+    m.actor("khugepaged", "khugepaged")
+    m.actor("rcu", "RCU callback")
 
     # ---- state -------------------------------------------------------------------------------
     kind = m.array("kind", VMA, VmaKind,
@@ -236,7 +372,8 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
     pte = m.array("pte", PAGE, BOOL, init=1, doc="the PTE mapping this page is present")
     frees = m.array("frees", PAGE, IntType(0, 2), init=0,
                     doc="ghost: how many times this page's reference was dropped (saturates at 2)")
-    ptl = m.array("ptl", VMA, PtlOwner, init=PtlOwner.FREE, doc="holder of the PTE table's PTL")
+    ptl = m.array("ptl", VMA, po, init=po.FREE,
+                  doc="holder of the PTE table's PTL (for a huge PMD: of the PMD lock)")
     skip = m.var("skip", BOOL, init=0, doc="MMF_OOM_SKIP")
     unstable = m.var("unstable", BOOL, init=0, doc="MMF_UNSTABLE")
     readers = m.var("readers", IntType(0, 3), init=0, doc="mmap_lock readers")
@@ -256,15 +393,45 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
     if with_writer:
         wpc = m.var("writer_pc", WriterPC, init=WriterPC.HOLD,
                     doc="a victim thread in an mmap or fault, mmap_lock held for write")
+    if split:
+        thp = knobs["thp"] == "yes"
+        pmd = m.array("pmd", VMA, Pmd, init=lambda i: Pmd.HUGE if thp and i == 0 else Pmd.TABLE,
+                      doc="the VMA's PMD entry: its PTE table, none, or a huge page")
+        table = m.array("pte_table", VMA, TableLife, init=TableLife.LIVE,
+                        doc="the VMA's PTE table: live, out of the PMD and waiting for an RCU "
+                            "grace period, or freed")
+    if munmap:
+        in_tree = m.array("in_tree", VMA, BOOL, init=1, doc="the VMA is in the mm's VMA tree")
+        vma_freed = m.array("vma_freed", VMA, BOOL, init=0,
+                            doc="munmap's remove_vma freed this vm_area_struct")
 
-    def touch_vma() -> Expr:
-        """A step that reads a vm_area_struct."""
-        return ite((uaf == Uaf.NONE) & (vmas == Life.FREED), Uaf.VMA, uaf)
+    if thread != "none":
+        tpc = m.var("thread_pc", ThreadPC, init=ThreadPC.START,
+                    doc="where the live victim thread's madvise or munmap is")
+        t_cur = m.var("thread_cur", IntType(-1, k), init=-1, doc="the VMA it works on")
+        t_pi = m.var("thread_pi", IntType(0, p_n - 1), init=0)
+        g_t = m.array("g_thread", PAGE, BOOL, init=0, doc="page reference in its gather")
+    if knobs["khugepaged"] == "retract":
+        kpc = m.var("khuge_pc", KhugePC, init=KhugePC.START, doc="where khugepaged is")
+        k_cur = m.var("khuge_cur", IntType(-1, k), init=-1,
+                      doc="the VMA whose file range khugepaged collapses")
+        k_pi = m.var("khuge_pi", IntType(0, p_n - 1), init=0)
 
-    def touch_table() -> Expr:
-        """A step that reads the VMA and works inside its PTE table."""
+    def vma_gone(v: Operand | None) -> Expr:
+        gone = vmas == Life.FREED
+        return gone | vma_freed[v] if munmap and v is not None else gone
+
+    def table_gone(v: Operand | None) -> Expr:
+        return table[v] == TableLife.FREED if split and v is not None else pgt == Life.FREED
+
+    def touch_vma(v: Operand | None = None) -> Expr:
+        """A step that reads a vm_area_struct (VMA v's, when given)."""
+        return ite((uaf == Uaf.NONE) & vma_gone(v), Uaf.VMA, uaf)
+
+    def touch_table(v: Operand | None = None) -> Expr:
+        """A step that reads the VMA and works inside its PTE table (VMA v's, when given)."""
         return ite(uaf != Uaf.NONE, uaf,
-                   ite(vmas == Life.FREED, Uaf.VMA, ite(pgt == Life.FREED, Uaf.PTE_TABLE, uaf)))
+                   ite(vma_gone(v), Uaf.VMA, ite(table_gone(v), Uaf.PTE_TABLE, uaf)))
 
     writer_waiting = (epc == ExitPC.WRITE_WAIT) | (epc == ExitPC.FENCE_WAIT)
     m.helpers.update(touch_vma=touch_vma, touch_table=touch_table,
@@ -279,6 +446,111 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
             ups[z.gather[pg]] = 0
         return ups
 
+    # ---- one VMA's page tables: zap_pmd_range, pte_offset_map_lock, zap_pte_range --------------
+    def table_steps(z: _Zapper, prefix: str, after_table: Expr, keep_ptl: Expr | None = None) -> None:
+        """The zap of VMA z.cur's range; after it z goes to after_table (or, holding the PTL, to
+        keep_ptl after a PTE table's last entry: PT reclaim)."""
+        pcs = z.pcs
+        if not split:
+            m.action(
+                f"{prefix}_ptl", func="zap_pte_range", file=MEMORY, actor=z.name,
+                params={"v": VMA},
+                step="pte_offset_map_lock(): find the PTE table through the PMD and take its PTL "
+                     "(spins while another zapper holds it); a PMD cleared by free_pgtables means "
+                     "there is nothing to zap",
+                guard=lambda v: (z.pc == pcs["PTL"]) & (z.cur == v) & (ptl[v] == po.FREE),
+                updates=lambda v: {
+                    uaf: touch_vma(),
+                    ptl[v]: ite(pgt == Life.FREED, po.FREE, z.owner),
+                    z.pc: ite(pgt == Life.FREED, after_table, pcs["ZAP"]),
+                    z.pi: 0,
+                },
+            )
+        else:
+            m.action(
+                f"{prefix}_ptl", func="zap_pmd_range", file=MEMORY, actor=z.name,
+                params={"v": VMA},
+                step="read the VMA's PMD without a lock: none (never filled, or the table was "
+                     "freed, reclaimed or retracted) -> nothing to zap; a huge PMD -> "
+                     "zap_huge_pmd; a PTE table -> zap_pte_range: pte_offset_map_lock() maps it "
+                     "(__pte_offset_map: rcu_read_lock, the PMD value read) and finds its PTL",
+                guard=lambda v: (z.pc == pcs["PTL"]) & (z.cur == v),
+                updates=lambda v: {
+                    uaf: touch_vma(v),
+                    z.pc: ite(pmd[v] == Pmd.NONE, after_table,
+                              ite(pmd[v] == Pmd.HUGE, pcs["HUGE"], pcs["PTL_LOCK"])),
+                    z.pi: 0,
+                },
+            )
+            if recheck:
+                lock_step = ("spin_lock(ptl) (the lock is in the table's struct ptdesc), then "
+                             "pmd_same(): the PMD still points to the mapped table -> locked; "
+                             "else unlock and read the PMD again (again:)")
+            else:
+                lock_step = ("spin_lock(ptl) and go on without re-checking the PMD (variant "
+                             "pmd_recheck=no): the table may have left the PMD since it was read")
+            m.action(
+                f"{prefix}_ptl_lock", func="__pte_offset_map_lock", file="mm/pgtable-generic.c",
+                actor=z.name, params={"v": VMA}, step=lock_step,
+                guard=lambda v: (z.pc == pcs["PTL_LOCK"]) & (z.cur == v) & (ptl[v] == po.FREE),
+                updates=lambda v: {
+                    uaf: touch_table(v),
+                    ptl[v]: ite(pmd[v] == Pmd.TABLE, z.owner, po.FREE) if recheck else z.owner,
+                    z.pc: ite(pmd[v] == Pmd.TABLE, pcs["ZAP"], pcs["PTL"]) if recheck
+                    else pcs["ZAP"],
+                },
+            )
+            huge_recheck = knobs["huge_recheck"] == "yes"
+
+            def huge(v: Param) -> dict:
+                still = pmd[v] == Pmd.HUGE
+                ups: dict = {uaf: touch_vma(v), pmd[v]: Pmd.NONE, z.pc: after_table}
+                for p in range(p_n):
+                    pg = page_of(v, p, p_n)
+                    if huge_recheck:
+                        ups[z.gather[pg]] = z.gather[pg] | (still & pte[pg])
+                    else:  # the folio of the PMD value read before the lock
+                        ups[z.gather[pg]] = TRUE
+                    ups[pte[pg]] = 0
+                return ups
+
+            m.action(
+                f"{prefix}_huge", func="zap_huge_pmd", file="mm/huge_memory.c", actor=z.name,
+                params={"v": VMA},
+                step=("__pmd_trans_huge_lock: pmd_lock, then the PMD is read again: still huge -> "
+                      "pmdp_huge_get_and_clear_full, folio_remove_rmap_pmd and the THP's "
+                      "reference to the gather (tlb_remove_page_size); already cleared -> "
+                      "nothing (zap_pmd_range then sees pmd_none)") if huge_recheck else
+                     ("pmd_lock, no re-read (variant huge_recheck=no): the PMD is cleared and "
+                      "the folio of the value read before the lock goes to the gather"),
+                guard=lambda v: (z.pc == pcs["HUGE"]) & (z.cur == v) & (ptl[v] == po.FREE),
+                updates=huge,
+            )
+        last_pc = after_table if keep_ptl is None else keep_ptl
+
+        def zap(v: Param, p: Param) -> dict:
+            pg = page_of(v, p, p_n)
+            last = p == p_n - 1
+            return {
+                uaf: touch_table(v if split else None),
+                pte[pg]: 0,
+                z.gather[pg]: z.gather[pg] | pte[pg],
+                ptl[v]: ite(last, po.FREE, ptl[v]) if keep_ptl is None else ptl[v],
+                z.pc: ite(last, last_pc, pcs["ZAP"]),
+                z.pi: ite(last, 0, p + 1),
+            }
+
+        m.action(
+            f"{prefix}_zap", func="zap_pte_range", file=MEMORY, actor=z.name,
+            params={"v": VMA, "p": PTE},
+            step="under the PTL: read PTE p; if present clear it and hand the page reference to "
+                 "this zapper's gather (__tlb_remove_folio_pages); after the table's last entry "
+                 + ("the PTL stays held for the PT reclaim" if keep_ptl is not None
+                    else "pte_unmap_unlock()"),
+            guard=lambda v, p: (z.pc == pcs["ZAP"]) & (z.cur == v) & (z.pi == p),
+            updates=zap,
+        )
+
     # ---- a generic VMA walk ------------------------------------------------------------------
     def walk(z: _Zapper, prefix: str, order: str, reap_rules: bool, per_vma_flush: bool,
              notifier: bool, done_pc: Expr, iter_info: tuple[str, str, str]) -> None:
@@ -288,6 +560,8 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
         after_table = pcs["FLUSH"] if per_vma_flush else pcs["ITER"]
 
         def yields(v: Param) -> Expr:
+            if munmap:
+                return yields_in_tree(v)
             if order == "forward":
                 return z.cur == v - 1
             if order == "reverse":
@@ -296,7 +570,26 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
             later = (z.cur == v + 1) & (z.cur != k)
             return first | later
 
-        if order == "forward":
+        def yields_in_tree(v: Param) -> Expr:
+            """The next VMA in the tree (munmap may have taken some out)."""
+            if order == "forward":
+                return (z.cur < v) & in_tree[v] & forall(
+                    VMA, lambda u: implies((z.cur < u) & (u < v), ~in_tree[u]))
+            if order == "reverse":
+                return (v < z.cur) & in_tree[v] & forall(
+                    VMA, lambda u: implies((v < u) & (u < z.cur), ~in_tree[u]))
+            # mas_prev: from ULONG_MAX the range holding it is skipped (the top VMA if it is
+            # there and reaches ULONG_MAX), later calls return the next VMA below
+            top_skipped = (v == k - 1) & (in_tree[k - 1] if top else FALSE)
+            first = (z.cur == k) & in_tree[v] & ~top_skipped & forall(
+                VMA, lambda u: implies(v < u, ~in_tree[u] | ((u == k - 1) & bool(top))))
+            later = (z.cur != k) & (v < z.cur) & in_tree[v] & forall(
+                VMA, lambda u: implies((v < u) & (u < z.cur), ~in_tree[u]))
+            return first | later
+
+        if munmap:
+            ends = ~exists(VMA, yields_in_tree)
+        elif order == "forward":
             ends = z.cur == k - 1
         elif order == "reverse":
             ends = z.cur == 0
@@ -309,7 +602,7 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
                           pcs["NOTIFY"] if notifier else pcs["PTL"])
             else:
                 nxt = pcs["PTL"]
-            ups = {z.cur: v, z.pc: nxt, uaf: touch_vma()}
+            ups = {z.cur: v, z.pc: nxt, uaf: touch_vma(v if split else None)}
             if z.seen is not None:
                 ups[z.seen[v]] = ite(z.seen[v] == 0, 1, 2)
             return ups
@@ -343,41 +636,7 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
                      "empty gather, ret = false, and continues with the next VMA (left for a retry)",
                 guard=z.pc == pcs["NOTIFY"], updates={z.pc: pcs["ITER"], z.fail: 1},
             )
-        m.action(
-            f"{prefix}_ptl", func="zap_pte_range", file=MEMORY, actor=z.name, params={"v": VMA},
-            step="pte_offset_map_lock(): find the PTE table through the PMD and take its PTL "
-                 "(spins while another zapper holds it); a PMD cleared by free_pgtables means "
-                 "there is nothing to zap",
-            guard=lambda v: (z.pc == pcs["PTL"]) & (z.cur == v) & (ptl[v] == PtlOwner.FREE),
-            updates=lambda v: {
-                uaf: touch_vma(),
-                ptl[v]: ite(pgt == Life.FREED, PtlOwner.FREE, z.owner),
-                z.pc: ite(pgt == Life.FREED, after_table, pcs["ZAP"]),
-                z.pi: 0,
-            },
-        )
-
-        def zap(v: Param, p: Param) -> dict:
-            pg = page_of(v, p, p_n)
-            last = p == p_n - 1
-            return {
-                uaf: touch_table(),
-                pte[pg]: 0,
-                z.gather[pg]: z.gather[pg] | pte[pg],
-                ptl[v]: ite(last, PtlOwner.FREE, ptl[v]),
-                z.pc: ite(last, after_table, pcs["ZAP"]),
-                z.pi: ite(last, 0, p + 1),
-            }
-
-        m.action(
-            f"{prefix}_zap", func="zap_pte_range", file=MEMORY, actor=z.name,
-            params={"v": VMA, "p": PTE},
-            step="under the PTL: read PTE p; if present clear it and hand the page reference to "
-                 "this zapper's gather (__tlb_remove_folio_pages); after the table's last entry "
-                 "pte_unmap_unlock()",
-            guard=lambda v, p: (z.pc == pcs["ZAP"]) & (z.cur == v) & (z.pi == p),
-            updates=zap,
-        )
+        table_steps(z, prefix, after_table)
         if per_vma_flush:
             m.action(
                 f"{prefix}_tlb_finish", func="tlb_finish_mmu", file="mm/mmu_gather.c",
@@ -403,7 +662,7 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
     }[order]
     notifier = knobs["notifier"] == "may_fail"
 
-    exit_z = _Zapper("exit", epc, {}, e_cur, e_pi, g_exit, PtlOwner.EXIT_MMAP, None, None)
+    exit_z = _Zapper("exit", epc, {}, e_cur, e_pi, g_exit, po.EXIT_MMAP, None, None)
 
     # ---- exit_mmap ---------------------------------------------------------------------------
     stages = exit_stages(knobs)
@@ -411,14 +670,16 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
         nxt = getattr(ExitPC, _stage_pc(b))
         if a == "UNMAP":
             exit_z.pcs = {"ITER": ExitPC.UN_ITER, "PTL": ExitPC.UN_PTL, "ZAP": ExitPC.UN_ZAP,
-                          "FLUSH": ExitPC.UN_ITER}
+                          "FLUSH": ExitPC.UN_ITER, "PTL_LOCK": ExitPC.UN_PTL_LOCK,
+                          "HUGE": ExitPC.UN_HUGE}
             walk(exit_z, "exit_unmap", "forward", False, False, False, nxt,
                  ("unmap_vmas", MEMORY,
                   "exit_mmap's unmap_vmas(.., 0, ULONG_MAX): mas_find() returns the next VMA, "
                   "ascending, every kind."))
         elif a == "SELF_REAP":
             exit_z.pcs = {"ITER": ExitPC.SR_ITER, "PTL": ExitPC.SR_PTL, "ZAP": ExitPC.SR_ZAP,
-                          "FLUSH": ExitPC.SR_FLUSH}
+                          "FLUSH": ExitPC.SR_FLUSH, "PTL_LOCK": ExitPC.SR_PTL_LOCK,
+                          "HUGE": ExitPC.SR_HUGE}
             walk(exit_z, "exit_self_reap", "forward", True, True, False, nxt,
                  ("__oom_reap_task_mm", OOM_KILL,
                   "called by exit_mmap for an OOM victim without mmap_lock (mm_is_oom_victim); "
@@ -440,11 +701,10 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
         seen_r = m.array("seen_reaper", VMA, IntType(0, 2), init=0,
                          doc="ghost: times the reaper's iterator returned this VMA in this pass")
         fail_r = m.var("reaper_fail", BOOL, init=0, doc="__oom_reap_task_mm's ret is false")
-        attempts = m.var("attempts", IntType(0, REAP_ATTEMPTS), init=0,
+        attempts = m.var("attempts", IntType(0, retries), init=0,
                          doc="oom_reap_task's attempts so far")
-        rz = _Zapper("reaper", rpc, {n: getattr(ReaperPC, n) for n in
-                                     ("ITER", "NOTIFY", "PTL", "ZAP", "FLUSH")},
-                     r_cur, r_pi, g_r, PtlOwner.OOM_REAPER, fail_r, seen_r)
+        rz = _Zapper("reaper", rpc, {n: getattr(ReaperPC, n) for n in ZAPPER_PCS},
+                     r_cur, r_pi, g_r, po.OOM_REAPER, fail_r, seen_r)
         zappers.append(rz)
         m.action(
             "reaper_wake", func="wake_oom_reaper", file=OOM_KILL, actor="reaper",
@@ -467,7 +727,7 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
                  "schedule_timeout_idle(HZ/10) and retry, or give up after the last attempt",
             guard=(rpc == ReaperPC.TRYLOCK) & ((writer != Writer.NONE) | writer_waiting),
             updates={attempts: attempts + 1,
-                     rpc: ite(attempts + 1 == REAP_ATTEMPTS, ReaperPC.SET_SKIP, ReaperPC.TRYLOCK)},
+                     rpc: ite(attempts + 1 == retries, ReaperPC.SET_SKIP, ReaperPC.TRYLOCK)},
         )
         m.action(
             "reaper_check_skip", func="oom_reap_task_mm", file=OOM_KILL, actor="reaper",
@@ -485,9 +745,9 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
             guard=(rpc == ReaperPC.WALKED) | (rpc == ReaperPC.UNLOCK),
             updates={
                 readers: readers - 1,
-                rpc: ite(~fail_r | (attempts + 1 == REAP_ATTEMPTS), ReaperPC.SET_SKIP,
+                rpc: ite(~fail_r | (attempts + 1 == retries), ReaperPC.SET_SKIP,
                          ReaperPC.TRYLOCK),
-                attempts: ite(~fail_r | (attempts + 1 == REAP_ATTEMPTS), attempts, attempts + 1),
+                attempts: ite(~fail_r | (attempts + 1 == retries), attempts, attempts + 1),
                 fail_r: 0,
                 **{seen_r[v]: 0 for v in range(k)},
             },
@@ -509,9 +769,8 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
         seen_m = m.array("seen_mrel", VMA, IntType(0, 2), init=0,
                          doc="ghost: times process_mrelease's iterator returned this VMA")
         fail_m = m.var("mrel_fail", BOOL, init=0)
-        mz = _Zapper("mrelease", mpc, {n: getattr(MrelPC, n) for n in
-                                       ("ITER", "NOTIFY", "PTL", "ZAP", "FLUSH")},
-                     m_cur, m_pi, g_m, PtlOwner.MRELEASE, fail_m, seen_m)
+        mz = _Zapper("mrelease", mpc, {n: getattr(MrelPC, n) for n in ZAPPER_PCS},
+                     m_cur, m_pi, g_m, po.MRELEASE, fail_m, seen_m)
         zappers.append(mz)
         m.action(
             "mrelease_grab", func="process_mrelease", file=OOM_KILL, actor="mrelease",
@@ -563,6 +822,206 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
         )
         finals.append(wpc == WriterPC.DONE)
 
+    # ---- a live victim thread: madvise(MADV_DONTNEED) or munmap() ---------------------------------
+    if thread != "none":
+        tz = _Zapper("thread", tpc, {n: getattr(ThreadPC, n) for n in ("PTL", "PTL_LOCK", "HUGE",
+                                                                      "ZAP")},
+                     t_cur, t_pi, g_t, po.VICTIM_THREAD, None, None)
+        zappers.append(tz)
+        if thread == "dontneed":
+            m.action(
+                "thread_madvise", func="madvise_dontneed_single_vma", file="mm/madvise.c",
+                actor="thread", params={"v": VMA},
+                step="madvise(MADV_DONTNEED) on VMA v: the lock (mmap_read_lock; newer kernels "
+                     "a per-VMA read lock, MADVISE_VMA_READ_LOCK: neither keeps the reapers' "
+                     "read locks out), the VMA found; zap_page_range_single(_batched) with "
+                     + ("details.reclaim_pt = true" if reclaim else "no PT reclaim")
+                     + ", a gather of its own",
+                guard=lambda v: (tpc == ThreadPC.START) & (writer == Writer.NONE)
+                & (in_tree[v] if munmap else TRUE),
+                updates=lambda v: {uaf: touch_vma(v), t_cur: v, tpc: ThreadPC.PTL,
+                                   readers: readers + 1},
+            )
+            table_steps(tz, "thread", ThreadPC.FLUSH,
+                        keep_ptl=ThreadPC.RECLAIM if reclaim else None)
+            if reclaim:
+                m.action(
+                    "thread_reclaim_pt", func="try_get_and_clear_pmd", file="mm/pt_reclaim.c",
+                    actor="thread", params={"v": VMA},
+                    step="zap_pte_range, every entry none and the PTL still held: pmd lock, the "
+                         "PMD read and cleared, unlock; pte_unmap_unlock; free_pte -> "
+                         "pte_free_tlb: the table leaves with this gather, freed "
+                         + ("after an RCU grace period (PT_RECLAIM needs "
+                            "MMU_GATHER_RCU_TABLE_FREE)" if rcu_free else
+                            "at once (variant table_free=immediate)")
+                         + ". A PMD already cleared by someone else would make free_pte free "
+                         "pmd_pgtable() of an empty PMD: not this thread's table",
+                    guard=lambda v: (tpc == ThreadPC.RECLAIM) & (t_cur == v),
+                    updates=lambda v: {
+                        uaf: ite((uaf == Uaf.NONE) & (pmd[v] != Pmd.TABLE), Uaf.PTE_TABLE, uaf),
+                        pmd[v]: Pmd.NONE,
+                        table[v]: ite(pmd[v] == Pmd.TABLE,
+                                      TableLife.RCU if rcu_free else TableLife.FREED, table[v]),
+                        ptl[v]: po.FREE, tpc: ThreadPC.FLUSH,
+                    },
+                )
+            after_flush = ThreadPC.UNLOCK
+        else:
+            isolate = knobs["munmap_isolate"] == "yes"
+            m.action(
+                "thread_munmap", func="do_vmi_align_munmap", file="mm/vma.c",
+                actor="thread", params={"v": VMA},
+                step="munmap() of VMA v: mmap_write_lock_killable (granted once no reader and no "
+                     "writer holds mmap_lock), the VMA found; vms_gather_munmap_vmas next",
+                guard=lambda v: (tpc == ThreadPC.START) & (readers == 0)
+                & (writer == Writer.NONE) & in_tree[v],
+                updates=lambda v: {uaf: touch_vma(v), t_cur: v, writer: Writer.VICTIM,
+                                   tpc: ThreadPC.DETACH if isolate else ThreadPC.DOWNGRADE},
+            )
+            m.action(
+                "thread_detach", func="vms_gather_munmap_vmas", file="mm/vma.c", actor="thread",
+                params={"v": VMA},
+                step=("vma_start_write, the VMA moved to the detached tree: the mm's tree no "
+                      "longer has it (\"VMAs were isolated before we downgraded mmap_lock\")")
+                if isolate else
+                     ("the VMA leaves the mm's tree only now, after remove_vma, under the read "
+                      "lock (variant munmap_isolate=no)"),
+                guard=lambda v: (tpc == ThreadPC.DETACH) & (t_cur == v),
+                updates=lambda v: {in_tree[v]: 0,
+                                   tpc: ThreadPC.DOWNGRADE if isolate else ThreadPC.UNLOCK},
+            )
+            m.action(
+                "thread_downgrade", func="vms_complete_munmap_vmas", file="mm/vma.c",
+                actor="thread",
+                step="mmap_write_downgrade: from here on readers (the reapers) run alongside; "
+                     "vms_clear_ptes: unmap_vmas over the detached VMA",
+                guard=tpc == ThreadPC.DOWNGRADE,
+                updates={writer: Writer.NONE, readers: readers + 1, tpc: ThreadPC.PTL},
+            )
+            table_steps(tz, "thread", ThreadPC.FREE_PGTABLES)
+            m.action(
+                "thread_free_pgtables", func="free_pgtables", file=MEMORY, actor="thread",
+                params={"v": VMA},
+                step="vms_clear_ptes: unlink_file_vma, the PMD cleared, the PTE table to the "
+                     "gather (tlb_remove_table: "
+                     + ("freed after an RCU grace period)" if rcu_free else
+                        "freed at once, variant table_free=immediate)"),
+                guard=lambda v: (tpc == ThreadPC.FREE_PGTABLES) & (t_cur == v),
+                updates=lambda v: {
+                    pmd[v]: Pmd.NONE,
+                    table[v]: ite(pmd[v] == Pmd.TABLE,
+                                  TableLife.RCU if rcu_free else TableLife.FREED, table[v]),
+                    tpc: ThreadPC.FLUSH,
+                },
+            )
+            m.action(
+                "thread_remove_vma", func="remove_vma", file="mm/vma.c", actor="thread",
+                params={"v": VMA},
+                step="vms_complete_munmap_vmas: remove_vma of the detached VMA (vm_area_free), "
+                     "still under the read lock",
+                guard=lambda v: (tpc == ThreadPC.REMOVE_VMA) & (t_cur == v),
+                updates=lambda v: {vma_freed[v]: 1,
+                                   tpc: ThreadPC.UNLOCK if isolate else ThreadPC.DETACH},
+            )
+            after_flush = ThreadPC.REMOVE_VMA
+        m.action(
+            "thread_tlb_finish", func="tlb_finish_mmu", file="mm/mmu_gather.c", actor="thread",
+            step="the thread's gather: tlb_flush_mmu frees the gathered pages",
+            guard=tpc == ThreadPC.FLUSH, updates={**flush(tz), tpc: after_flush},
+        )
+        m.action(
+            "thread_unlock", func="mmap_read_unlock", file="include/linux/mmap_lock.h",
+            actor="thread",
+            step="the syscall returns; the thread sees SIGKILL and exits (exit_mm -> mmput)",
+            guard=tpc == ThreadPC.UNLOCK,
+            updates={readers: readers - 1, tpc: ThreadPC.DONE},
+        )
+        finals.append(tpc == ThreadPC.DONE)
+
+    # ---- khugepaged: collapse_file, then retract_page_tables without mmap_lock -------------------
+    if knobs["khugepaged"] == "retract":
+        m.action(
+            "khugepaged_collapse", func="collapse_file", file="mm/khugepaged.c",
+            actor="khugepaged", params={"v": VMA},
+            step="khugepaged (scanning any mm that maps the file) collapses the file range that "
+                 "VMA v maps: a new huge folio locked, the small folios copied, then "
+                 "try_to_unmap of each old folio (no mmap_lock of this mm is taken)",
+            guard=lambda v: kpc == KhugePC.START,
+            updates=lambda v: {k_cur: v, k_pi: 0, kpc: KhugePC.UNMAP},
+        )
+
+        def unmap(v: Param, p: Param) -> dict:
+            pg = page_of(v, p, p_n)
+            found = (pgt == Life.LIVE) & (pmd[v] == Pmd.TABLE) & pte[pg]
+            last = p == p_n - 1
+            return {pte[pg]: ite(found, 0, pte[pg]),
+                    frees[pg]: ite(found, ite(frees[pg] == 0, 1, 2), frees[pg]),
+                    k_pi: ite(last, 0, p + 1),
+                    kpc: ite(last, KhugePC.CHECK_EXIT, KhugePC.UNMAP)}
+
+        m.action(
+            "khugepaged_unmap", func="try_to_unmap", file="mm/rmap.c", actor="khugepaged",
+            params={"v": VMA, "p": PTE},
+            step="the rmap walk finds VMA v (in the file's i_mmap until free_pgtables unlinks "
+                 "it); page_vma_mapped_walk maps entry p and takes the PTL; a present entry is "
+                 "cleared and the mapping's reference dropped (folio_remove_rmap_pte, folio_put)",
+            guard=lambda v, p: (kpc == KhugePC.UNMAP) & (k_cur == v) & (k_pi == p)
+            & (ptl[v] == po.FREE),
+            updates=unmap,
+        )
+        m.action(
+            "khugepaged_test_exit", func="retract_page_tables", file="mm/khugepaged.c",
+            actor="khugepaged",
+            step="collapse_test_exit(mm): mm_users is 0 once the last mmput has begun -> skip "
+                 "this mm (a test without any lock: exit_mmap may start right after it)",
+            guard=kpc == KhugePC.CHECK_EXIT,
+            updates={kpc: ite(epc == ExitPC.ENTRY, KhugePC.RETRACT, KhugePC.DONE)},
+        )
+        m.action(
+            "khugepaged_retract", func="retract_page_tables", file="mm/khugepaged.c",
+            actor="khugepaged", params={"v": VMA},
+            step="under i_mmap_rwsem (read): find_pmd_or_thp_or_none; pmd_lock, "
+                 "check_pmd_state, the PTL nested; pmdp_collapse_flush clears the PMD; unlock; "
+                 + ("pte_free_defer: the empty table is freed after an RCU grace period"
+                    if rcu_free else "the empty table freed at once (variant table_free=immediate)")
+                 + ". A VMA that free_pgtables already unlinked is not found",
+            guard=lambda v: (kpc == KhugePC.RETRACT) & (k_cur == v) & (ptl[v] == po.FREE),
+            updates=lambda v: {
+                pmd[v]: ite((pgt == Life.LIVE) & (pmd[v] == Pmd.TABLE), Pmd.NONE, pmd[v]),
+                table[v]: ite((pgt == Life.LIVE) & (pmd[v] == Pmd.TABLE),
+                              TableLife.RCU if rcu_free else TableLife.FREED, table[v]),
+                kpc: KhugePC.DONE,
+            },
+        )
+        finals.append(kpc == KhugePC.DONE)
+
+    # ---- the RCU grace period that frees a table taken out of its PMD -----------------------------
+    if split and rcu_free:
+        def mapped(z: _Zapper, v: Param) -> Expr:
+            """z has table v mapped (pte_offset_map's rcu_read_lock held until pte_unmap)."""
+            at: Expr = FALSE
+            for key in ("PTL_LOCK", "ZAP"):
+                if key in z.pcs:
+                    at = at | (z.pc == z.pcs[key])
+            if z is exit_z:  # the self-reap's pcs as well as unmap_vmas'
+                at = at | (epc == ExitPC.SR_PTL_LOCK) | (epc == ExitPC.SR_ZAP) \
+                    | (epc == ExitPC.UN_PTL_LOCK) | (epc == ExitPC.UN_ZAP)
+            if z.name == "thread":
+                at = at | (z.pc == ThreadPC.RECLAIM)
+            return at & (z.cur == v)
+
+        m.action(
+            "rcu_free_pte_table", func="pte_free_now", file="mm/pgtable-generic.c", actor="rcu",
+            params={"v": VMA},
+            step="the RCU grace period ends (pte_free_defer's callback; tlb_remove_table_rcu in "
+                 "mm/mmu_gather.c for a gather): the table is freed. A grace period waits for "
+                 "every reader inside rcu_read_lock, so for every zapper that still has this "
+                 "table mapped; the model lets it end as soon as those have unmapped it",
+            guard=lambda v: (table[v] == TableLife.RCU)
+            & all_of(*[~mapped(z, v) for z in zappers]),
+            updates=lambda v: {table[v]: TableLife.FREED},
+        )
+
     final = all_of(*finals)
     m.set_final(final)
     m.helpers["zappers"] = lambda: list(zappers)
@@ -570,10 +1029,14 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
     # ---- properties ---------------------------------------------------------------------------
     cov_terms = []
     for z in zappers[1:]:
+        if z.seen is None:  # the live thread zaps one VMA it picked: no walk
+            continue
         walked = ReaperPC.WALKED if z.name == "reaper" else MrelPC.WALKED
         cov_terms.append(implies(
             (z.pc == walked) & (tree == Tree.POPULATED),
-            forall(VMA, lambda v, z=z: implies(kind[v] == VmaKind.ANON, z.seen[v] == 1))))
+            forall(VMA, lambda v, z=z: implies((kind[v] == VmaKind.ANON)
+                                               & (in_tree[v] if munmap else TRUE),
+                                               z.seen[v] == 1))))
     m.invariant(
         "reaper-coverage", all_of(*cov_terms),
         "when a reaper's walk over a populated tree ends (oom_reaper or process_mrelease), its "
@@ -586,7 +1049,9 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
     m.invariant(
         "no-use-after-free", uaf == Uaf.NONE,
         "no zapper reads a vm_area_struct after remove_vma freed it, or works in a PTE table "
-        "after free_pgtables freed it",
+        "after free_pgtables freed it" + (" (or after a PT reclaim, a retraction or munmap "
+                                          "freed it; a free_pte of a PMD that no longer points "
+                                          "to the zapper's table counts too)" if split else ""),
     )
     m.invariant(
         "all-freed", implies(final, forall(PAGE, lambda pg: frees[pg] == 1)),
@@ -629,13 +1094,21 @@ def exit_stage_action(m: Model, stage: str, nxt: str) -> dict:
         victim_gone: Expr = TRUE
         if "writer_pc" in m.vars:
             victim_gone = m.ref("writer_pc") == WriterPC.DONE  # type: ignore[assignment]
+        if "thread_pc" in m.vars:
+            victim_gone = victim_gone & (m.ref("thread_pc") == ThreadPC.DONE)  # type: ignore[operator]
         if form == "current":
             return {**common, "step": "the last mmput: mmu_notifier_release; mmap_read_lock; "
                     "arch_exit_mmap; first VMA; tlb_gather_mmu_fullmm",
                     "guard": at & victim_gone & (writer == Writer.NONE),
                     "updates": {readers: readers + 1, epc: to}}
-        return {**common, "step": "the last mmput: mmu_notifier_release; "
-                "mm_is_oom_victim() decides the self-reap branch",
+        what = {
+            "pre2022": "mm_is_oom_victim() decides the self-reap branch",
+            "5.17": "mm_is_oom_victim() decides the self-reap branch",
+            "4.14": "munlock, arch_exit_mmap, tlb_gather_mmu; unmap_vmas without mmap_sem next",
+            "4.15": "munlock, arch_exit_mmap, tlb_gather_mmu; unmap_vmas without mmap_sem next",
+            "maple-merge": "mmap_write_lock next (held to the end)",
+        }[form]
+        return {**common, "step": f"the last mmput: mmu_notifier_release; {what}",
                 "guard": at & victim_gone, "updates": {epc: to}}
     if stage == "READ_UNLOCK":
         return {**common, "step": "mmap_read_unlock after unmap_vmas",
@@ -643,12 +1116,22 @@ def exit_stage_action(m: Model, stage: str, nxt: str) -> dict:
     if stage == "SET_SKIP":
         where = {"current": "unconditionally, between the read unlock and mmap_write_lock",
                  "pre2022": "after the self-reap, before the write-lock fence",
-                 "5.17": "after the self-reap, before mmap_write_lock"}[form]
+                 "5.17": "after the self-reap, before mmap_write_lock",
+                 "4.14": "unconditionally after unmap_vmas; then the fence only if "
+                         "tsk_is_oom_victim(current)",
+                 "4.15": "only if mm_is_oom_victim(mm) (MMF_OOM_VICTIM, set by "
+                         "mark_oom_victim), before the fence",
+                 "maple-merge": "after unmap_vmas, under the write lock"}[form]
         return {**common, "step": f"set_bit(MMF_OOM_SKIP) ({where})",
                 "guard": at, "updates": {skip: 1, epc: to}}
     if stage in ("WRITE_WAIT", "FENCE_WAIT"):
-        what = "the empty down_write/up_write fence" if stage == "FENCE_WAIT" else \
-            "mmap_write_lock for the teardown"
+        what = "mmap_write_lock for the teardown"
+        if stage == "FENCE_WAIT":
+            what = {"4.14": "tsk_is_oom_victim(current): the empty down_write/up_write fence",
+                    "4.15": "mm_is_oom_victim(mm): the empty down_write/up_write fence"}.get(
+                form, "the empty down_write/up_write fence")
+        elif form == "maple-merge":
+            what = "mmap_write_lock for the whole of exit_mmap"
         return {**common, "step": f"{what}: granted once every reader has left",
                 "guard": at & (readers == 0) & (writer == Writer.NONE),
                 "updates": {writer: Writer.EXIT_MMAP, epc: to}}
@@ -657,10 +1140,16 @@ def exit_stage_action(m: Model, stage: str, nxt: str) -> dict:
                 "below runs without mmap_lock)" if stage == "FENCE_HELD" else ""),
                 "guard": at, "updates": {writer: Writer.NONE, epc: to}}
     if stage == "FREE_PGTABLES":
+        ups = {pgt: Life.FREED, epc: to}
+        if "pmd" in m.vars:  # each table that is still in its PMD; one taken out earlier stays
+            pmd, table = m.ref("pmd"), m.ref("pte_table")  # with its own free (RCU)
+            for v in range(m.domains[VMA]):
+                ups[table[v]] = ite(pmd[v] == Pmd.TABLE, TableLife.FREED, table[v])  # type: ignore[index]
+                ups[pmd[v]] = Pmd.NONE  # type: ignore[index]
         return {**common, "func": "free_pgtables", "file": "mm/memory.c",
                 "step": "unlink the VMAs from rmap, clear the PMD/PUD entries and free the PTE "
                         "tables (through the gather)",
-                "guard": at, "updates": {pgt: Life.FREED, epc: to}}
+                "guard": at, "updates": ups}
     if stage == "TLB_FINISH":
         ups: dict = {}
         n = m.domains[PAGE]
@@ -679,7 +1168,10 @@ def exit_stage_action(m: Model, stage: str, nxt: str) -> dict:
     if stage == "DESTROY_TREE":
         what = {"current": "__mt_destroy(&mm->mm_mt): the tree is empty",
                 "5.17": "mm->mmap = NULL (f798a1d4f94d)",
-                "pre2022": "mm->mmap = NULL (hypothetical here: after the unlocked teardown)"}[form]
+                "pre2022": "mm->mmap = NULL (hypothetical here: after the unlocked teardown)",
+                "4.14": "mm->mmap = NULL (hypothetical here: after the unlocked teardown)",
+                "4.15": "mm->mmap = NULL (hypothetical here: after the unlocked teardown)",
+                "maple-merge": "__mt_destroy(&mm->mm_mt); mm->mmap = NULL"}[form]
         return {**common, "step": what, "guard": at, "updates": {tree: Tree.EMPTY, epc: to}}
     raise ValueError(f"no exit_mmap stage {stage}")
 

@@ -1,11 +1,10 @@
 """The OOM reaper takes mmap_lock with a blocking read lock: a patch on oom_reap_task_mm.
 
-Hypothetical (digest variant R3). oom_reap_task_mm() in mm/oom_kill.c uses mmap_read_trylock(),
-and oom_reap_task() gives up after MAX_OOM_REAP_RETRIES and sets MMF_OOM_SKIP "because somebody
-can't call mmap_write_unlock(mm)". Here the trylock becomes mmap_read_lock(): the single reaper
-kthread sleeps behind a victim thread that holds mmap_lock for write while it waits for memory,
-and only the OOM killer moving on (MMF_OOM_SKIP) would give it that memory.
-"""
+Hypothetical (docs/kernel-background.md §7.3 R3). oom_reap_task_mm() in mm/oom_kill.c uses
+mmap_read_trylock(), and oom_reap_task() gives up after MAX_OOM_REAP_RETRIES and sets MMF_OOM_SKIP
+"because somebody can't call mmap_write_unlock(mm)". Here the trylock becomes mmap_read_lock():
+the single reaper kthread sleeps behind a victim thread that holds mmap_lock for write while it
+waits for memory, and only the OOM killer moving on (MMF_OOM_SKIP) would give it that memory."""
 
 from oomcheck.models.reaper import ReaperPC, Writer
 

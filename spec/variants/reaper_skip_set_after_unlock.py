@@ -1,13 +1,13 @@
 """exit_mmap sets MMF_OOM_SKIP after its last write unlock: a patch on exit_mmap.
 
-Hypothetical (digest variant R2). exit_mmap() in mm/mmap.c sets MMF_OOM_SKIP between mmap_read_unlock
-and mmap_write_lock (6.0+), or before the write-lock fence / teardown lock in the older forms,
-"to hide this task from the oom killer/reaper because the memory has been already freed". Here
-the set_bit moves after the write unlock that ends the teardown (for the pre-2022 form, after the
-fence's unlock). A reaper that takes the read lock after that unlock finds MMF_OOM_SKIP clear and
-walks the tree: safe today only because __mt_destroy emptied it under the write lock (see the
--no-empty-tree variant); and the OOM killer keeps waiting on the victim during the teardown.
-"""
+Hypothetical (docs/kernel-background.md §7.3 R2). exit_mmap() in mm/mmap.c sets MMF_OOM_SKIP
+between mmap_read_unlock and mmap_write_lock (6.0+), or before the write-lock fence / teardown
+lock in the older forms, "to hide this task from the oom killer/reaper because the memory has been
+already freed". Here the set_bit moves after the write unlock that ends the teardown (for the
+pre-2022 form, after the fence's unlock). A reaper that takes the read lock after that unlock
+finds MMF_OOM_SKIP clear and walks the tree: safe today only because __mt_destroy emptied it under
+the write lock (see the -no-empty-tree variant); and the OOM killer keeps waiting on the victim
+during the teardown."""
 
 from oomcheck.models.reaper import set_exit_stages
 

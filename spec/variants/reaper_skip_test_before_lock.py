@@ -1,6 +1,6 @@
 """The OOM reaper tests MMF_OOM_SKIP before taking mmap_lock: a patch on oom_reap_task_mm.
 
-Hypothetical (digest variant R1). oom_reap_task_mm() in mm/oom_kill.c tests MMF_OOM_SKIP under
+Hypothetical (docs/kernel-background.md §7.3 R1). oom_reap_task_mm() in mm/oom_kill.c tests MMF_OOM_SKIP under
 mmap_read_trylock(), with the comment that the test "must run under mmap_lock for reading because
 it serializes against the mmap_write_lock();mmap_write_unlock() cycle in exit_mmap()". Here the
 test_bit moves above the trylock: the reaper can read MMF_OOM_SKIP clear, be preempted while
@@ -10,7 +10,7 @@ lock), so this is safe only because of that second guard; see the -no-empty-tree
 """
 
 from oomcheck.lang import ite
-from oomcheck.models.reaper import REAP_ATTEMPTS, ReaperPC, Writer
+from oomcheck.models.reaper import ReaperPC, Writer
 
 MODEL = "reaper"
 BASE = "reverse"
@@ -21,7 +21,7 @@ def derive(m):
         return m
     rpc, skip, writer = m.ref("reaper_pc"), m.ref("skip"), m.ref("writer")
     readers, unstable, fail = m.ref("readers"), m.ref("unstable"), m.ref("reaper_fail")
-    attempts = m.ref("attempts")
+    attempts, retries = m.ref("attempts"), m.helpers["reap_attempts"]()
     waiting = m.helpers["writer_waiting"]()
     # oom_reap_task_mm's entry: the lockless test now comes first (pc TRYLOCK), the trylock
     # second (pc CHECK); the under-lock test is gone.
@@ -48,6 +48,6 @@ def derive(m):
              "test, or give up after the last attempt",
         guard=(rpc == ReaperPC.CHECK) & ((writer != Writer.NONE) | waiting),
         updates={attempts: attempts + 1,
-                 rpc: ite(attempts + 1 == REAP_ATTEMPTS, ReaperPC.SET_SKIP, ReaperPC.TRYLOCK)},
+                 rpc: ite(attempts + 1 == retries, ReaperPC.SET_SKIP, ReaperPC.TRYLOCK)},
     )
     return m

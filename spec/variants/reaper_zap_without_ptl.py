@@ -3,10 +3,10 @@
 Hypothetical. zap_pte_range() in mm/memory.c reads each PTE (ptep_get), derives the folio from it,
 clears the entry and hands the folio reference to the gather (__tlb_remove_folio_pages), all under
 the PTL taken by pte_offset_map_lock(): whoever clears a present entry owns its page reference
-(digest 4.4). Here the reaper maps the table without taking the PTL, so reading an entry and
-clearing it are two steps; exit_mmap's unmap_vmas, which still takes the PTL, can clear the same
-entry in between. Both zappers then put the same page in their gathers and both flushes drop it.
-"""
+(docs/kernel-background.md §4.4). Here the reaper maps the table without taking the PTL, so
+reading an entry and clearing it are two steps; exit_mmap's unmap_vmas, which still takes the PTL,
+can clear the same entry in between. Both zappers then put the same page in their gathers and both
+flushes drop it."""
 
 from oomcheck.lang import Enum, ite
 from oomcheck.models.reaper import PTE, VMA, Life, ReaperPC
