@@ -46,7 +46,7 @@ class Expectation:
 
 
 STRENGTHS = ("proved", "violated", "bounded", "unknown")
-PROOF_ENGINES = ("chc", "induction", "bmc", "parametric")
+PROOF_ENGINES = ("chc", "induction", "bmc", "parametric", "indexed")
 
 
 @dataclass
@@ -305,6 +305,10 @@ def build_variant(variant: Variant, sizes: dict[str, int], knobs: dict[str, str]
         _, lo, hi = spec.sizes[size]
         m.family = Family(size, domain, lo, hi)
         m.rebuild = lambda sizes: build_variant(variant, sizes, knobs, catalog, max_size, _depth)
+    if spec.indexed is not None:
+        m.indexed = spec.indexed
+        grid = max(max(spec.indexed.grid[0]), max(spec.indexed.grid[1]), max_size or 0)
+        m.rebuild = lambda sizes: build_variant(variant, sizes, knobs, catalog, grid, _depth)
     return m
 
 

@@ -29,6 +29,7 @@ _ids = itertools.count()
 class State:
     scal: dict[str, z3.ArithRef]
     arr: dict[str, z3.ExprRef]
+    tag: str = ""  # its Z3 constants are named name@tag: one tag, one state
 
 
 @dataclass
@@ -42,6 +43,29 @@ class Terms:
         lst = self.by_dom.setdefault(dom, [])
         if not any(_same(t, u) for u in lst):
             lst.append(t)
+
+
+def fast_and(xs: Sequence[z3.BoolRef]) -> z3.BoolRef:
+    """z3.And without z3py's argument coercion (most of the engine's time went there)."""
+    return _nary(z3.z3core.Z3_mk_and, xs, True)
+
+
+def fast_or(xs: Sequence[z3.BoolRef]) -> z3.BoolRef:
+    return _nary(z3.z3core.Z3_mk_or, xs, False)
+
+
+def fast_implies(a: z3.BoolRef, b: z3.BoolRef) -> z3.BoolRef:
+    return z3.BoolRef(z3.z3core.Z3_mk_implies(a.ctx.ref(), a.as_ast(), b.as_ast()), a.ctx)
+
+
+def _nary(mk, xs: Sequence[z3.BoolRef], unit: bool) -> z3.BoolRef:
+    if not xs:
+        return z3.BoolVal(unit)
+    if len(xs) == 1:
+        return xs[0]
+    ctx = xs[0].ctx
+    arr = (z3.Ast * len(xs))(*[x.as_ast() for x in xs])
+    return z3.BoolRef(mk(ctx.ref(), len(xs), arr), ctx)
 
 
 def _same(a: Term, b: Term) -> bool:
@@ -60,6 +84,7 @@ class Encoder:
         self.P = z3.Int(fam.p_size)
         self.kd, self.pd = fam.k_dom, fam.p_dom
         self.prod = fam.product[0] if fam.product else None
+        self._ranges: dict[tuple, z3.BoolRef] = {}
         for name, v in t.vars.items():
             if v.domain is not None and not isinstance(t.domains[v.domain], (str, int)):
                 raise NotIndexedError(f"array {name} over an unknown domain")
@@ -89,9 +114,16 @@ class Encoder:
                 arr[name] = z3.Array(f"{name}@{tag}", z3.IntSort(), z3.IntSort(), z3.IntSort())
             else:
                 arr[name] = z3.Array(f"{name}@{tag}", z3.IntSort(), z3.IntSort())
-        return State(scal, arr)
+        return State(scal, arr, tag)
 
     def in_range(self, dom: str, t: Term) -> z3.BoolRef:
+        k = (dom, tuple(x.get_id() for x in t) if isinstance(t, tuple) else t.get_id())
+        got = self._ranges.get(k)
+        if got is None:
+            got = self._ranges[k] = self._in_range(dom, t)
+        return got
+
+    def _in_range(self, dom: str, t: Term) -> z3.BoolRef:
         if dom == self.prod:
             v, p = t  # type: ignore[misc]
             return z3.And(v >= 0, v < self.K, p >= 0, p < self.P)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import z3
 
-from oomcheck.checker.indexed.encode import Encoder, State, Term, Terms
+from oomcheck.checker.indexed.encode import Encoder, State, Term, Terms, fast_and, fast_implies
+from oomcheck.checker.indexed.template import NotIndexedError
 from oomcheck.checker.indexed.views import Fact, Features
 from oomcheck.checker.language.lang import Expr
 
@@ -61,7 +62,7 @@ class Query:
         self.fresh: list[z3.BoolRef] = []
         self._prod_done = False
 
-    def param_env(self, a) -> dict[str, Term]:  # noqa: ANN001 - TAction
+    def param_env(self, a) -> dict[str, Term]:
         """Parameters of a bound to shared constants: the i-th parameter over a domain is the
         same constant in every action (each action is its own disjunct)."""
         env: dict[str, Term] = {}
@@ -105,10 +106,10 @@ class Query:
         if fa.scope == "G":
             return f.fact(fa, s, None, None)
         if fa.scope == "V":
-            return z3.And([z3.Implies(enc.in_range(enc.kd, v), f.fact(fa, s, v, None))
-                           for v in self.terms.by_dom.get(enc.kd, [])])
-        return z3.And([z3.Implies(enc.in_range(enc.prod, vp), f.fact(fa, s, vp[0], vp[1]))  # type: ignore[index]
-                       for vp in self.terms.by_dom.get(enc.prod, [])])  # type: ignore[arg-type]
+            return fast_and([fast_implies(enc.in_range(enc.kd, v), f.fact(fa, s, v, None))
+                             for v in self.terms.by_dom.get(enc.kd, [])])
+        return fast_and([fast_implies(enc.in_range(enc.prod, vp), f.fact(fa, s, vp[0], vp[1]))  # type: ignore[index]
+                         for vp in self.terms.by_dom.get(enc.prod, [])])  # type: ignore[arg-type]
 
     def broken(self, c: Cand, t: State) -> z3.BoolRef:
         """c is false in t (at the Skolem indices)."""
@@ -130,61 +131,79 @@ def houdini(enc: Encoder, feats: Features, cands: list[Cand], deadline: float,
             log: Callable[[str], None] | None = None) -> list[Cand]:
     """The largest subset of cands that holds initially and is kept by every step (for every K
     and P), or NoProofError when a required candidate falls or Z3 does not answer."""
+    probe = Query(enc, feats, enc.state("probe"), "probe")
+    cands, _ = _translatable(cands, lambda c: probe.broken(c, probe.s))
     alive = list(range(len(cands)))
     alive = _initial(enc, feats, cands, alive, deadline)
     s, t = enc.state("s"), enc.state("t")
     q = Query(enc, feats, s, "h")
     envs = [(a, q.param_env(a)) for a in enc.t.actions]
-    bad = [q.broken(c, t) for c in cands]  # Skolems made here become index terms
+    cands, bad = _translatable(cands, lambda c: q.broken(c, t))  # Skolems made here become index terms
     q.finish()
     steps = [enc.step(a, s, t, env, q.terms, q.fresh) for a, env in envs]
     sol = z3.Solver()
-    sol.add(enc.sizes_ok(), q.w_range(), z3.Or(steps), *q.fresh)
+    act = [z3.Bool(f"act_{a.name}") for a, _ in envs]
+    sol.add(enc.sizes_ok(), q.w_range(), *[z3.Implies(b, st) for b, st in zip(act, steps, strict=True)])
     sel = [z3.Bool(f"sel{i}") for i in range(len(cands))]
     bv = [z3.Bool(f"bad{i}") for i in range(len(cands))]
     for i, c in enumerate(cands):
         sol.add(z3.Implies(sel[i], q.assume(c, s)))
         sol.add(bv[i] == bad[i])
     sol.add(*q.fresh)
-    rounds = 0
-    while True:
+    rounds, clean, j = 0, 0, 0
+    while clean < len(act):  # one action at a time, until a whole sweep drops nothing
         left = deadline - time.perf_counter()
         if left <= 0:
             raise NoProofError("time limit reached while looking for an inductive invariant")
         sol.set("timeout", max(1, int(left * 1000)))
         r = z3.Bool(f"round{rounds}")
         sol.add(z3.Implies(r, z3.Or([bv[i] for i in alive])))
-        res = sol.check(*[sel[i] for i in alive], r)
+        res = sol.check(*[sel[i] for i in alive], r, act[j])
         rounds += 1
         if res == z3.unsat:
-            break
+            clean += 1
+            j = (j + 1) % len(act)
+            continue
         if res != z3.sat:
             raise NoProofError(f"Z3 did not answer while checking the invariant ({sol.reason_unknown()})")
+        clean = 0
         m = sol.model()
         drop = {i for i in alive if z3.is_true(m.eval(bv[i], model_completion=True))}
+        name = envs[j][0].name
         for i in drop:
             if cands[i].required:
-                acts = [a.name for (a, _), st in zip(envs, steps, strict=True)
-                        if z3.is_true(m.eval(st, model_completion=True))]
                 if log:
-                    log(f"types broken by {acts}: " + ", ".join(
+                    log(f"types broken by {name}: " + ", ".join(
                         f"{n}={m.eval(s.scal[n])}->{m.eval(t.scal[n])}" for n in s.scal))
-                raise NoProofError(f"a step ({', '.join(acts)}) may break '{cands[i].name}' as far "
+                raise NoProofError(f"a step ({name}) may break '{cands[i].name}' as far "
                                    "as the facts found can tell")
         alive = [i for i in alive if i not in drop]
         if log:
-            acts = [a.name for (a, _), st in zip(envs, steps, strict=True)
-                    if z3.is_true(m.eval(st, model_completion=True))]
-            log(f"round {rounds} ({', '.join(acts)}): dropped {len(drop)}, {len(alive)} left: "
-                + "; ".join(cands[i].name for i in sorted(drop))[:3000])
+            log(f"round {rounds} ({name}): dropped {len(drop)}, {len(alive)} left: "
+                + "; ".join(cands[i].name for i in sorted(drop))[:300])
     return [cands[i] for i in alive]
+
+
+def _translatable(cands: list[Cand], tr: Callable[[Cand], z3.BoolRef]) -> tuple[list[Cand], list]:
+    """The candidates Z3 can state (a property with a count over the VMAs cannot be: it is left
+    out, and stays unproved), with their translations."""
+    keep, out = [], []
+    for c in cands:
+        try:
+            out.append(tr(c))
+        except NotIndexedError:
+            if c.required:
+                raise
+            continue
+        keep.append(c)
+    return keep, out
 
 
 def _initial(enc: Encoder, feats: Features, cands: list[Cand], alive: list[int],
              deadline: float) -> list[int]:
     s = enc.state("i")
     q = Query(enc, feats, s, "i")
-    bad = [q.broken(c, s) for c in cands]
+    bad = [q.broken(c, s) for c in cands]  # _translatable already ran on cands
     q.finish()
     sol = z3.Solver()
     sol.add(enc.sizes_ok(), q.w_range(), enc.init(s, q.terms, q.fresh), *q.fresh)

@@ -86,7 +86,8 @@ class Aff(Expr):
         return self.a * k + self.b * p + self.d
 
     def show(self) -> str:
-        parts = [f"{'' if c == 1 else '-' if c == -1 else c}{s}" for c, s in ((self.a, "K"), (self.b, "P")) if c]
+        parts = [f"{'' if c == 1 else '-' if c == -1 else c}{s}"
+                 for c, s in ((self.a, "K"), (self.b, "P")) if c]
         if self.d or not parts:
             parts.append(str(self.d))
         return " + ".join(parts).replace("+ -", "- ")
@@ -255,7 +256,7 @@ class _Reader:
             return [PageOf(Const(v), Const(q)) for v in range(self.k) for q in range(self.p)]
         return [Const(i) for i in range(self.m.domains[dom])]
 
-    def action(self, a) -> TAction:  # noqa: ANN001 - lang.Action
+    def action(self, a) -> TAction:
         ups = [(self.expr(lhs), self.expr(rhs)) for lhs, rhs in a.updates]
         for q, each in a.each:
             ups += self._expand(q, each)
@@ -263,7 +264,7 @@ class _Reader:
         return TAction(a.name, a.func, a.file, a.actor, a.params, self.expr(a.guard),
                        tuple(point), tuple(bcast))
 
-    def _expand(self, q: Param, each) -> list:  # noqa: ANN001
+    def _expand(self, q: Param, each) -> list:
         """The language's own `each` written out, to be read back like a Python loop."""
         out = []
         for el in self.elements(q.domain):
@@ -337,7 +338,7 @@ class _Reader:
                                      None if p.pre is None else self.expr(p.pre))
                          for n, p in m.properties.items()})
 
-    def _init(self, name: str, d) -> tuple[Expr, ...]:  # noqa: ANN001 - VarDecl
+    def _init(self, name: str, d) -> tuple[Expr, ...]:
         def vals(spec: object) -> tuple[Expr, ...]:
             seq = list(spec) if isinstance(spec, (tuple, list, set, frozenset)) else [spec]
             out = []
@@ -476,7 +477,8 @@ class _Fit:
                         for u0, uk, up in zip(a0.updates, ak.updates, ap.updates, strict=True))
             each = []
             for (q0, b0), (qk, bk), (qp, bp) in zip(a0.each, ak.each, ap.each, strict=True):
-                if q0.domain != qk.domain or q0.domain != qp.domain or len(b0) != len(bk) or len(b0) != len(bp):
+                if q0.domain != qk.domain or q0.domain != qp.domain or \
+                        len(b0) != len(bk) or len(b0) != len(bp):
                     raise NotIndexedError(f"action {a0.name} differs in shape between sizes")
                 each.append((q0, tuple((self.expr(u0[0], uk[0], up[0]), self.expr(u0[1], uk[1], up[1]))
                                        for u0, uk, up in zip(b0, bk, bp, strict=True))))

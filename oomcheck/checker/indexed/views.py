@@ -11,13 +11,14 @@ guess a fact (houdini.py); what the samples missed costs precision, never soundn
 from __future__ import annotations
 
 import itertools
-from fractions import Fraction
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
+import numpy as np
 import z3
 
-from oomcheck.checker.indexed.encode import Encoder, State, Term
+from oomcheck.checker.indexed.encode import Encoder, State, Term, fast_and, fast_implies, fast_or
 from oomcheck.checker.indexed.template import Aff, Template
 from oomcheck.checker.language.compile import compile_model
 from oomcheck.checker.language.lang import Model
@@ -26,6 +27,14 @@ Feature = tuple  # ("g", name) | ("ga", name, i) | ("b0", c) | ("bN", c) | ("cc"
 CLAMP = {"b0": (-1, 1), "bN": (-2, 1), "cc": (-2, 2), "rel": (-2, 2), "relp": (-2, 2)}
 PAGE_KINDS = ("relp", "pl", "pp", "ip0", "ipN")
 INDEX_KINDS = ("rel", "l", "iv0", "ivN", *PAGE_KINDS)
+
+
+def _tid(t: object) -> object:
+    if t is None:
+        return None
+    if isinstance(t, tuple):
+        return tuple(x.get_id() for x in t)
+    return t.get_id()  # type: ignore[attr-defined]
 
 
 def _clamp(x: int, kind: str) -> int:
@@ -65,6 +74,7 @@ class Features:
 
     def __init__(self, t: Template, enc: Encoder):
         self.t, self.enc = t, enc
+        self._memo: dict[tuple, z3.BoolRef] = {}
         fam = t.family
         self.kd, self.pd, self.prod = fam.k_dom, fam.p_dom, enc.prod
         self.glob: list[Feature] = []
@@ -178,6 +188,15 @@ class Features:
         return enc.select(s, f[1], p)  # type: ignore[arg-type]
 
     def is_(self, f: Feature, a: int, s: State, v: Term | None, p: Term | None) -> z3.BoolRef:
+        """f == a, memoised: the same atom is built once per state and index terms (building Z3
+        terms in Python is most of the engine's time)."""
+        k = (f, a, s.tag, _tid(v) if f[0] in INDEX_KINDS else None, _tid(p) if f[0] in PAGE_KINDS else None)
+        got = self._memo.get(k)
+        if got is None:
+            got = self._memo[k] = self._is(f, a, s, v, p)
+        return got
+
+    def _is(self, f: Feature, a: int, s: State, v: Term | None, p: Term | None) -> z3.BoolRef:
         x = self.raw(f, s, v, p)
         if f[0] in CLAMP:
             lo, hi = CLAMP[f[0]]
@@ -196,10 +215,11 @@ class Features:
                         total = total + z3.If(self.is_(f, a, s, v, p), z3.RealVal(w), z3.RealVal(0))
             return z3.ToReal(self.raw(fa.cons, s, v, p)) == total  # type: ignore[arg-type]
         if fa.cons is None:
-            return z3.Or([z3.And([self.is_(f, a, s, v, p) for f, a in zip(fa.feats, row, strict=True)])
-                          for row in fa.allowed])
+            return fast_or([fast_and([self.is_(f, a, s, v, p) for f, a in zip(fa.feats, row, strict=True)])
+                            for row in sorted(fa.allowed)])
         lhs = [self.is_(f, a, s, v, p) for f, a in fa.ante]
-        return z3.Implies(z3.And(lhs), z3.Or([self.is_(fa.cons, a, s, v, p) for a in fa.allowed]))
+        rhs = fast_or([self.is_(fa.cons, a, s, v, p) for a in sorted(fa.allowed)])
+        return fast_implies(fast_and(lhs), rhs)
 
     def show(self, f: Feature, a: int) -> str:
         k = f[0]
@@ -252,56 +272,76 @@ def sample(feats: Features, build: Callable[[int, int], Model], sizes: list[tupl
 
 
 def guesses(feats: Features, views: dict[str, set[tuple]], pairs: bool = True) -> list[Fact]:
-    """Implications `f == a -> g in S` (and `f1 == a1 and f2 == a2 -> g in S` for an index
+    """Implications `f == a -> g in S` (and `f1 == a1 and f2 == a2 -> g in S` for a cursor
     feature f2) that held in every sampled view, and each index's own elements as a tuple."""
     out: list[Fact] = []
     for scope in ("G", "V", "PG"):
         fs = feats.scope_feats(scope)
-        vs = views[scope]
-        if not vs:
+        if not views[scope]:
             continue
+        arr = np.array(sorted(views[scope]), dtype=np.int64)
+        arr = arr - arr.min(axis=0)  # columns from 0
+        shift = {f: int(x) for f, x in zip(fs, np.array(sorted(views[scope])).min(axis=0), strict=True)}
+        base = int(arr.max()) + 1
         pos = {f: i for i, f in enumerate(fs)}
         own = {"G": (), "V": INDEX_KINDS, "PG": PAGE_KINDS}[scope]
-        allv = {f: {v[pos[f]] for v in vs} for f in fs}
+        allv = {f: frozenset(int(x) + shift[f] for x in np.unique(arr[:, pos[f]])) for f in fs}
+
+        def groups(ante: list[Feature], g: Feature, arr=arr, base=base, pos=pos,
+                   shift=shift) -> dict[tuple[int, ...], frozenset]:
+            return _groups(arr, base, pos, shift, ante, g)
+
         single: dict[tuple, frozenset] = {}
         for f, g in itertools.permutations(fs, 2):
             if scope != "G" and f[0] not in own and g[0] not in own:
                 continue
             if len(allv[g]) < 2:
                 continue
-            by: dict[int, set[int]] = {}
-            for v in vs:
-                by.setdefault(v[pos[f]], set()).add(v[pos[g]])
-            for a, got in by.items():
+            for (a,), got in groups([f], g).items():
                 if got != allv[g]:
-                    single[((f, a), g)] = frozenset(got)
-                    out.append(Fact(scope, ((f, a),), g, frozenset(got)))
+                    single[((f, a), g)] = got
+                    out.append(Fact(scope, ((f, a),), g, got))
         if pairs and scope != "G":
             rel = [f for f in fs if f[0] in ("rel", "relp")]
-            first = [f for f in fs if f[0] in ("g", "ga", "rel", "l") and len(allv[f]) > 1]
-            cons = [f for f in fs if f[0] in ("l", "pl", "pp")]
+            # the first feature: where an actor is (a global with three or more values), or
+            # another cursor relative to the index
+            first = [f for f in fs if (f[0] == "rel" or (f[0] == "g" and len(allv[f]) > 2
+                                                         and not feats.t.vars[f[1]].is_int))]
+            cons = [f for f in fs if f[0] in ("l", "pl", "pp") and len(allv[f]) > 1]
             for f2 in rel:
                 for f1 in first:
                     if f1 == f2:
                         continue
                     for g in cons:
-                        if len(allv[g]) < 2:
-                            continue
-                        by2: dict[tuple[int, int], set[int]] = {}
-                        for v in vs:
-                            by2.setdefault((v[pos[f1]], v[pos[f2]]), set()).add(v[pos[g]])
-                        for (a1, a2), got in by2.items():
+                        for (a1, a2), got in groups([f1, f2], g).items():
                             if got == allv[g]:
                                 continue
-                            if any(single.get(((f, a), g), frozenset(allv[g])) <= got
-                                   for f, a in ((f1, a1), (f2, a2))):
+                            if any(single.get(((f, a), g), allv[g]) <= got for f, a in ((f1, a1), (f2, a2))):
                                 continue  # follows from one of the two alone
-                            out.append(Fact(scope, ((f1, a1), (f2, a2)), g, frozenset(got)))
+                            out.append(Fact(scope, ((f1, a1), (f2, a2)), g, got))
         locs = [f for f in fs if f[0] in (("l",) if scope == "V" else ("pl", "pp"))]
         if len(locs) > 1:
-            rows = frozenset(tuple(v[pos[f]] for f in locs) for v in vs)
+            rows = frozenset(tuple(v[pos[f]] for f in locs) for v in views[scope])
             out.append(Fact(scope, (), None, rows, tuple(locs)))
     return out
+
+
+def _groups(arr: np.ndarray, base: int, pos: dict, shift: dict, ante: list[Feature],
+            g: Feature) -> dict[tuple[int, ...], frozenset]:
+    """For each combination of values of the antecedent features, the values g took with it."""
+    code = np.zeros(len(arr), dtype=np.int64)
+    for f in ante:
+        code = code * base + arr[:, pos[f]]
+    uniq = np.unique(code * base + arr[:, pos[g]])
+    by: dict[tuple[int, ...], set[int]] = {}
+    for c in uniq.tolist():
+        gv, c = c % base, c // base
+        key = []
+        for f in reversed(ante):
+            key.append(c % base + shift[f])
+            c //= base
+        by.setdefault(tuple(reversed(key)), set()).add(gv + shift[g])
+    return {k: frozenset(v) for k, v in by.items()}
 
 
 def linear_guesses(feats: Features, views: dict[str, set[tuple]], width: int = 3) -> list[Fact]:
@@ -335,7 +375,7 @@ def _solve(vs: set[tuple], pos: dict, x: Feature, gs: tuple) -> tuple | None:
     """x == sum of a table per g over the samples, by exact elimination (None: no solution)."""
     unknowns = [(g, a) for g in gs for a in sorted({v[pos[g]] for v in vs})]
     col = {u: i for i, u in enumerate(unknowns)}
-    rows = {tuple(v[pos[g]] for g in gs) + (v[pos[x]],) for v in vs}
+    rows = {(*tuple(v[pos[g]] for g in gs), v[pos[x]]) for v in vs}
     mat = []
     for r in rows:
         row = [Fraction(0)] * (len(unknowns) + 1)
