@@ -8,6 +8,9 @@ from dataclasses import dataclass, field, replace
 import z3
 
 from oomcheck.checker.explicit.search import Limits, ProgressFn, check_explicit, peak_rss_mb
+from oomcheck.checker.indexed.prove import IndexedProver, check_indexed, family_of
+from oomcheck.checker.indexed.prove import prove_one as prove_indexed
+from oomcheck.checker.indexed.violate import smallest_violation
 from oomcheck.checker.language.lang import Expr, Model, ModelError, Property
 from oomcheck.checker.parametric.prove import Prover, check_parametric, prove_one, violation_for_all
 from oomcheck.checker.symbolic.bmc import bmc_liveness, bmc_safety
@@ -15,7 +18,7 @@ from oomcheck.checker.symbolic.chc import check_chc
 from oomcheck.checker.symbolic.induction import check_invariant, k_induction
 from oomcheck.checker.trace import Result
 
-ENGINES = ("explicit", "bmc", "induction", "chc", "parametric", "auto")
+ENGINES = ("explicit", "bmc", "induction", "chc", "parametric", "indexed", "auto")
 
 
 @dataclass
@@ -41,6 +44,8 @@ def run(model: Model, props: list[Property], opts: Options) -> list[Result]:
         return _auto(model, props, opts)
     if opts.engine == "parametric":
         return check_parametric(model, props, opts.timeout, opts.limits)
+    if opts.engine == "indexed":
+        return check_indexed(model, props, opts.timeout, opts.limits)
     return [_symbolic(model, p, opts.engine, opts) for p in props]
 
 
@@ -75,29 +80,43 @@ def _z3_engine(model: Model, p: Property, engine: str, opts: Options) -> Result:
 
 
 def _auto(model: Model, props: list[Property], opts: Options) -> list[Result]:
-    """A proof for every size first, when the model has a size that can become a symbol; then
-    exhaustive search (complete for the instance, shortest traces); for what that leaves
-    unknown (a limit hit), CHC then k-induction for safety, and BMC for bounded answers. A
-    violation is also replayed for every size when it can be."""
+    """A proof for every size first, when the model has a size that can become a symbol (the
+    thread count) or sizes that count ordered indices (VMAs, PTEs); then exhaustive search
+    (complete for the instance, shortest traces); for what that leaves unknown (a limit hit), CHC
+    then k-induction for safety, and BMC for bounded answers. A violation is also replayed for
+    every size when it can be."""
     prover, why_not = None, ""
+    iprover, iwhy_not = None, ""
     if model.family is not None:
         try:
             prover = Prover(model, opts.timeout, opts.limits)
         except ModelError as e:  # not symmetric, or a small instance breaks its own types
             why_not = str(e)
+    elif family_of(model) is not None:
+        try:
+            iprover = IndexedProver(model, opts.timeout, opts.limits)
+        except ModelError as e:  # not one template over its indices
+            iwhy_not = str(e)
     proved: dict[str, Result] = {}
-    if prover is not None:
-        for p in props:
+    for p in props:
+        if prover is not None:
             r = prove_one(prover, p, props)
-            if r.verdict == "holds":
-                proved[p.name] = r
+        elif iprover is not None and not p.is_liveness:
+            r = prove_indexed(iprover, p, props)
+        else:
+            continue
+        if r.verdict == "holds":
+            proved[p.name] = r
+        elif iprover is not None:
+            iwhy_not = iwhy_not or r.reason
     rest = [p for p in props if p.name not in proved]
     first = dict(zip([p.name for p in rest], check_explicit(model, rest, opts.limits, opts.progress,
                                                     opts.symmetry),
                      strict=True))
     out = []
     for p in props:
-        tried = ["parametric"] if prover is not None else []
+        tried = ["parametric"] if prover is not None else ["indexed"] if iprover is not None and \
+            not p.is_liveness else []
         if p.name in proved:
             r = proved[p.name]
         else:
@@ -111,6 +130,9 @@ def _auto(model: Model, props: list[Property], opts: Options) -> list[Result]:
                     if r2.verdict != "unknown":
                         r = r2
                         break
+            if r.verdict == "violated" and family_of(model) is not None:
+                small = smallest_violation(model, family_of(model), p, opts.limits)  # type: ignore[arg-type]
+                r = small or r
             if r.verdict == "violated" and prover is not None:
                 every = violation_for_all(prover, p, opts.limits)
                 if every is not None:
@@ -119,5 +141,7 @@ def _auto(model: Model, props: list[Property], opts: Options) -> list[Result]:
         r.strength = {**r.strength, "auto": tried}
         if why_not:
             r.strength["parametric"] = f"not tried: {why_not}"
+        if family_of(model) is not None and p.name not in proved and not p.is_liveness:
+            r.strength["indexed"] = f"not proved: {iwhy_not}" if iwhy_not else "not proved"
         out.append(r)
     return out

@@ -131,7 +131,7 @@ def result_text(r: Result, with_trace: bool = True) -> str:
         line += "\n" + assumptions_text(r.assumptions)  # type: ignore[attr-defined]
     inv = getattr(r, "invariant", "")
     if inv:
-        head = "the proof" if r.engine == "parametric" else \
+        head = "the proof" if r.engine in ("parametric", "indexed") else \
             "inductive invariant found (besides every variable within its type)"
         line += f"\n  {head}:\n" + textwrap.indent(inv, "    ")
     if with_trace and r.trace is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from oomcheck.checker.indexed.template import IndexedFamily
 from oomcheck.checker.language.lang import Model, ModelError, Size
 from oomcheck.models import freezer, oomadj, reaper
 
@@ -20,6 +21,9 @@ class ModelSpec:
     # sizes whose elements the model treats alike, so a proof may cover every value:
     # size -> the domain it sizes
     parametric: dict[str, str] = field(default_factory=dict)
+    # sizes that count ordered indices (not interchangeable): proofs for every value by the
+    # indexed engine (checker/indexed/)
+    indexed: IndexedFamily | None = None
 
     def instantiate(self, sizes: dict[str, int], knobs: dict[str, str]) -> Model:
         for k, v in knobs.items():
@@ -56,6 +60,8 @@ MODELS: dict[str, ModelSpec] = {
         "reaper",
         "OOM reaper and process_mrelease against exit_mmap (mm/oom_kill.c, mm/mmap.c, mm/memory.c)",
         reaper.build, reaper.KNOBS, reaper.DEFAULT_KNOBS, reaper.SIZES,
+        indexed=IndexedFamily((("vmas", reaper.VMA), ("ptes", reaper.PTE)),
+                              (reaper.PAGE, reaper.VMA, reaper.PTE)),
     ),
     "oomadj": ModelSpec(
         "oomadj",

@@ -475,6 +475,9 @@ class Model:
     # to build this same variant at other sizes. Set by whoever knows the variant (the catalog).
     family: object | None = None
     rebuild: Callable[[dict[str, int]], Model] | None = None
+    # For proofs over every number of ordered indices (VMAs, PTEs): an indexed.IndexedFamily.
+    indexed: object | None = None
+    indexed_refused: str | None = None  # why the indexed engine must not read this model
 
     # -- declarations --------------------------------------------------------------------
 

@@ -1,0 +1,268 @@
+"""Proofs for every number of VMAs and PTEs (checker/indexed/): agreement with the explicit engine
+at small sizes, refusals where the argument does not apply, and no proof of a false property on
+mutated models. The reaper's own proofs take minutes: they are in the heavy tier below."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from oomcheck.catalog import build_variant, catalog_for, resolve_variant
+from oomcheck.checker.engines import Options, run
+from oomcheck.checker.explicit.search import Limits, check_explicit
+from oomcheck.checker.indexed.prove import check_indexed
+from oomcheck.checker.indexed.template import IndexedFamily, NotIndexedError, read_template
+from oomcheck.checker.language.lang import BOOL, Enum, IntType, Model, count, forall, implies, ite
+
+FAM = IndexedFamily((("vmas", "vma"), ("ptes", "pte_index")), ("page", "vma", "pte_index"))
+Pc = Enum("toy_pc", ["ITER", "LOCK", "ZAP", "CLEAR", "FLUSH", "DONE"])
+
+
+def toy(k: int, p: int, mutation: str = "", at: int = 0) -> Model:
+    """Two zappers walk K tables of P entries in opposite directions, each table under its lock;
+    a zapper clears a present entry into its gather and frees the gather per table. Mutations
+    are bugs the engine was not written for (`at` picks which zapper a mutation hits)."""
+    m = Model("toy", sizes={"vmas": k, "ptes": p})
+    m.domain("vma", k)
+    m.domain("pte_index", p)
+    m.domain("page", k * p)
+    pte = m.array("pte", "page", BOOL, init=1)
+    frees = m.array("frees", "page", IntType(0, 2), init=0)
+    lock = m.array("lock", "vma", IntType(0, 2), init=0)
+    finals = []
+    for who, fwd, owner in (("a", True, 1), ("b", False, 2)):
+        hit = mutation if at == owner - 1 else ""
+        pc = m.var(f"{who}_pc", Pc, init=Pc.ITER)
+        cur = m.var(f"{who}_cur", IntType(-1, k), init=-1 if fwd else k)
+        pi = m.var(f"{who}_pi", IntType(0, p - 1), init=0)
+        got = m.var(f"{who}_got", BOOL, init=0)
+        g = m.array(f"g_{who}", "page", BOOL, init=0)
+
+        def page(v, q):
+            out = v
+            for _ in range(p - 1):
+                out = out + v
+            return out + q
+
+        m.action(f"{who}_iter", func="iter", file="toy.c", actor=who, params={"v": "vma"},
+                 guard=lambda v, pc=pc, cur=cur, fwd=fwd: (pc == Pc.ITER)
+                 & (cur == (v - 1 if fwd else v + 1)),
+                 updates=lambda v, pc=pc, cur=cur: {cur: v, pc: Pc.LOCK})
+        end = (cur == k - 1) if fwd else (cur == 0)
+        if hit == "skip_last":
+            end = (cur == k - 2) if fwd else (cur == 1)
+        m.action(f"{who}_end", func="end", file="toy.c", actor=who,
+                 guard=(pc == Pc.ITER) & end, updates={pc: Pc.DONE})
+        free_lock = (lock[0] == 0) if hit == "lock_zero" else None
+        m.action(f"{who}_lock", func="lock", file="toy.c", actor=who, params={"v": "vma"},
+                 guard=lambda v, pc=pc, cur=cur, fl=free_lock, hit=hit: (pc == Pc.LOCK) & (cur == v)
+                 & ((lock[v] == 0) if fl is None else fl) if hit not in ("no_lock", "stale_read")
+                 else (pc == Pc.LOCK) & (cur == v),
+                 updates=lambda v, pc=pc, pi=pi, hit=hit, owner=owner: {
+                     lock[v]: owner if hit not in ("no_lock", "stale_read") else lock[v], pc: Pc.ZAP, pi: 0})
+
+        split = hit == "stale_read"  # read and clear in two steps, without the lock
+
+        def zap(v, q, pc=pc, pi=pi, got=got, g=g, split=split):
+            if split:
+                return {got: pte[page(v, q)], pc: Pc.CLEAR}
+            return clear(v, q, pc, pi, got, g, pte[page(v, q)])
+
+        def clear(v, q, pc=pc, pi=pi, got=got, g=g, took=None, hit=hit):
+            last = q == p - 1
+            return {pte[page(v, q)]: 0, g[page(v, q)]: g[page(v, q)] | (got if took is None else took),
+                    lock[v]: ite(last, 0, lock[v]) if hit != "keep_lock" else lock[v],
+                    pc: ite(last, Pc.FLUSH, Pc.ZAP), pi: ite(last, 0, q + 1), got: 0}
+
+        m.action(f"{who}_zap", func="zap", file="toy.c", actor=who, params={"v": "vma", "q": "pte_index"},
+                 guard=lambda v, q, pc=pc, cur=cur, pi=pi: (pc == Pc.ZAP) & (cur == v) & (pi == q),
+                 updates=zap)
+        if split:
+            m.action(f"{who}_clear", func="clear", file="toy.c", actor=who,
+                     params={"v": "vma", "q": "pte_index"},
+                     guard=lambda v, q, pc=pc, cur=cur, pi=pi: (pc == Pc.CLEAR) & (cur == v) & (pi == q),
+                     updates=clear)
+        ups = {pc: Pc.ITER}
+        for pg in range(k * p):
+            ups[frees[pg]] = ite(g[pg], ite(frees[pg] == 0, 1, 2), frees[pg])
+            if hit != "keep_gather":
+                ups[g[pg]] = 0
+        m.action(f"{who}_flush", func="flush", file="toy.c", actor=who, guard=pc == Pc.FLUSH, updates=ups)
+        finals.append(pc == Pc.DONE)
+    final = finals[0] & finals[1]
+    m.set_final(final)
+    m.invariant("no-double-free", forall("page", lambda x: frees[x] <= 1), "no page freed twice")
+    m.invariant("all-freed", implies(final, forall("page", lambda x: frees[x] == 1)), "all freed")
+    m.indexed = FAM
+    m.rebuild = lambda sizes: toy(sizes["vmas"], sizes["ptes"], mutation, at)
+    return m
+
+
+def explicit_at(m: Model, k: int, p: int, name: str) -> str:
+    small = m.rebuild({"vmas": k, "ptes": p})  # type: ignore[misc]
+    return check_explicit(small, [small.properties[name]], Limits())[0].verdict
+
+
+SMALL = [(1, 1), (2, 1), (2, 2), (3, 2)]
+
+
+def test_toy_proved_for_every_size_and_agrees_with_explicit() -> None:
+    m = toy(2, 2)
+    results = check_indexed(m, list(m.properties.values()), timeout=60)
+    for r in results:
+        assert r.verdict == "holds", (r.property, r.reason)
+        assert r.strength["covers"] == "every vmas >= 1 and ptes >= 1"
+        assert r.strength["method"] == "indexed"
+        for k, p in SMALL:
+            assert explicit_at(m, k, p, r.property) == "holds"
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("mutation,at", [("stale_read", 1), ("keep_gather", 0), ("skip_last", 0),
+                                         ("lock_zero", 1), ("no_lock", 1), ("keep_lock", 0)])
+def test_toy_bugs_never_proved(mutation: str, at: int) -> None:
+    """Hand-written bugs the engine was not designed around: whatever it answers, a 'holds' must
+    be what the explicit engine finds at every small size."""
+    m = toy(2, 2, mutation, at)
+    for r in check_indexed(m, list(m.properties.values()), timeout=60):
+        if r.verdict == "holds":
+            for k, p in SMALL:
+                assert explicit_at(m, k, p, r.property) == "holds", (mutation, r.property, k, p)
+
+
+def test_a_known_bug_is_not_proved() -> None:
+    m = toy(2, 2, "stale_read", 1)
+    assert explicit_at(m, 1, 1, "no-double-free") == "violated"
+    r = check_indexed(m, [m.properties["no-double-free"]], timeout=60)[0]
+    assert r.verdict == "unknown"
+
+
+@pytest.mark.heavy
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(mutation=st.sampled_from(["", "stale_read", "keep_gather", "skip_last", "lock_zero", "no_lock",
+                                 "keep_lock"]),
+       at=st.integers(0, 1), k=st.integers(2, 3), p=st.integers(1, 2))
+def test_random_mutations_never_get_a_false_proof(mutation: str, at: int, k: int, p: int) -> None:
+    m = toy(k, p, mutation, at)
+    for r in check_indexed(m, list(m.properties.values()), timeout=60):
+        if r.verdict == "holds":
+            for k2, p2 in SMALL:
+                assert explicit_at(m, k2, p2, r.property) == "holds", (mutation, at, r.property)
+
+
+# ---- refusals: where the argument does not apply, unknown with the reason ---------------------
+
+
+def _refused(m: Model, words: str) -> None:
+    for r in check_indexed(m, list(m.properties.values()), timeout=30):
+        assert r.verdict == "unknown"
+        assert words in r.reason, r.reason
+
+
+def test_refuses_a_model_whose_code_depends_on_the_size() -> None:
+    def build(k: int, p: int) -> Model:
+        m = toy(k, p)
+        if k == 5:  # Python code that treats one size differently: not one template
+            m.remove_action("a_end")
+        m.rebuild = lambda sizes: build(sizes["vmas"], sizes["ptes"])
+        return m
+    _refused(build(2, 2), "not the template's instance")
+
+
+def test_refuses_an_index_a_step_could_take_out_of_range() -> None:
+    def build(k: int, p: int) -> Model:
+        m = toy(k, p)
+        cur, pc = m.ref("a_cur"), m.ref("a_pc")
+        lock = m.ref("lock")
+        m.action("a_peek", func="peek", file="toy.c", actor="a", guard=(pc == Pc.LOCK) & (lock[cur] == 0),
+                 updates={})
+        m.rebuild = lambda sizes: build(sizes["vmas"], sizes["ptes"])
+        return m
+    _refused(build(2, 2), "out of range")
+
+
+def test_refuses_a_count_over_the_vmas() -> None:
+    def build(k: int, p: int) -> Model:
+        m = toy(k, p)
+        lock = m.ref("lock")
+        m.invariant("one-lock", count("vma", lambda v: lock[v] != 0) <= 2, "at most two locks held")
+        m.rebuild = lambda sizes: build(sizes["vmas"], sizes["ptes"])
+        return m
+    m = build(2, 2)
+    r = check_indexed(m, [m.properties["one-lock"]], timeout=30)[0]
+    assert r.verdict == "unknown" and "count" in r.reason, r.reason
+
+
+def test_reaper_template_reads_every_safe_variant() -> None:
+    cat = catalog_for("reaper")
+    for name in ("forward", "reverse", "reverse-mas-prev", "exit-mmap-pre2022", "exit-mmap-5.17",
+                 "zap-without-ptl"):
+        v = resolve_variant(cat, name)
+        t = read_template(FAM, lambda k, p, v=v: build_variant(v, {"vmas": k, "ptes": p}, {}, cat, 8))
+        assert t.lo == {"vmas": 1, "ptes": 1}, name
+
+
+def test_reaper_top_vma_mas_prev_is_a_template_only_from_two_vmas() -> None:
+    """mas_prev with a VMA at ULONG_MAX: at K = 1 the first mas_prev finds nothing, a case the
+    model's code folds into a constant; the template starts at K = 2 and says so."""
+    cat = catalog_for("reaper")
+    v = resolve_variant(cat, "reverse-mas-prev")
+    t = read_template(FAM, lambda k, p: build_variant(v, {"vmas": k, "ptes": p}, {"top_vma": "yes"},
+                                                      cat, 8))
+    assert t.lo["vmas"] == 2
+
+
+def test_template_refusal_is_an_error_not_a_guess() -> None:
+    with pytest.raises(NotIndexedError):
+        read_template(FAM, lambda k, p: toy(k, p, "skip_last" if k == 4 else ""))
+
+
+# ---- the reaper (minutes: heavy) ---------------------------------------------------------------
+
+FOUR = ["reaper-coverage", "no-double-free", "no-use-after-free", "all-freed"]
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("variant", ["reverse", "forward"])
+def test_reaper_walks_proved_for_every_k_and_p(variant: str) -> None:
+    cat = catalog_for("reaper")
+    m = build_variant(resolve_variant(cat, variant), {"vmas": 2, "ptes": 1}, {}, cat)
+    results = run(m, m.select(FOUR), Options("auto", timeout=300))
+    for r in results:
+        assert r.verdict == "holds" and r.engine == "indexed", (r.property, r.reason)
+        assert r.strength["covers"] == "every vmas >= 1 and ptes >= 1"
+        for k, p in [(1, 1), (2, 2), (3, 1), (3, 2)]:
+            small = build_variant(resolve_variant(cat, variant), {"vmas": k, "ptes": p}, {}, cat)
+            assert check_explicit(small, [small.properties[r.property]], Limits())[0].verdict == "holds"
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("variant,knobs", [
+    ("zap-without-ptl", {}),
+    ("reverse-mas-prev", {"top_vma": "yes"}),
+    ("skip-test-before-lock-no-empty-tree", {}),
+    ("skip-set-after-unlock-no-empty-tree", {}),
+    ("exit-mmap-5.17", {"oom_victim": "no", "mrelease": "yes"}),
+])
+def test_reaper_bug_variants_never_proved(variant: str, knobs: dict) -> None:
+    cat = catalog_for("reaper")
+    m = build_variant(resolve_variant(cat, variant), {"vmas": 2, "ptes": 1}, knobs, cat)
+    for r in check_indexed(m, m.select(FOUR), timeout=300):
+        if r.verdict == "holds":
+            for k, p in [(1, 1), (2, 1), (2, 2), (3, 1)]:
+                small = build_variant(resolve_variant(cat, variant), {"vmas": k, "ptes": p}, knobs, cat)
+                got = check_explicit(small, [small.properties[r.property]], Limits())[0].verdict
+                assert got == "holds", (variant, r.property, k, p)
+
+
+def test_refuses_a_users_variant_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A variant file outside the shipped catalog may branch on the size beyond the grid the
+    template is checked on (`if vmas > 6:`), so no proof for every K rests on it."""
+    f = tmp_path / "mine.py"
+    f.write_text('MODEL = "reaper"\nBASE = "reverse"\n\ndef derive(m):\n    return m\n')
+    cat = catalog_for("reaper")
+    m = build_variant(resolve_variant(cat, str(f)), {"vmas": 2, "ptes": 1}, {}, cat)
+    rs = check_indexed(m, m.select(["no-double-free"]), timeout=30)
+    assert [r.verdict for r in rs] == ["unknown"]
+    assert "outside the shipped catalog" in (rs[0].reason or "")
