@@ -54,6 +54,7 @@ class Settings:
     cross_depth: int = 12
     symmetry: bool = True
     progress: bool = False  # progress lines on stderr
+    por: bool = True  # partial-order reduction in the safety search
 
 
 def verify_catalogs(cats: list[Catalog], settings: Settings, echo: Callable[[str], None],
@@ -163,7 +164,7 @@ def _expect(cat: Catalog, i: int, n: int, props_seen: list[str], kw: int, settin
     props = model.select(list(e.verdicts))
     t0 = time.perf_counter()
     results = check_explicit(model, props, settings.limits, _progress(settings, model),
-                             settings.symmetry)
+                             settings.symmetry, por=settings.por)
     secs = time.perf_counter() - t0
     got = {r.property: r for r in results}
     cells = []
