@@ -48,7 +48,7 @@ def _cache(tmp_path_factory: pytest.TempPathFactory):
     mp.undo()
 
 
-SETTINGS = settings(max_examples=120, deadline=None,
+SETTINGS = settings(max_examples=80, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 T = "t"
 
@@ -168,14 +168,14 @@ def test_concurrent_models_agree(m: Model, names: list[str]) -> None:
     compare(m, [m.properties[x] for x in names])
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=60)
 @given(small_models())
 def test_small_random_models_agree(m: Model) -> None:
     compare(m, [m.properties["inv"], m.properties["dl"]])
     compare(m, [m.properties["dl"]])
 
 
-@settings(SETTINGS, max_examples=80)
+@settings(SETTINGS, max_examples=40)
 @given(fuzz_models(WHOLE))
 def test_fuzzed_models_agree(src) -> None:
     try:
@@ -190,7 +190,7 @@ def test_fuzzed_models_agree(src) -> None:
     compare(m, [m.properties["dl"]], limits=lim)
 
 
-@settings(SETTINGS, max_examples=40)
+@settings(SETTINGS, max_examples=25)
 @given(fuzz_models(CLEAN))
 def test_clean_fuzzed_models_agree(src) -> None:
     m = src.build()
@@ -230,6 +230,16 @@ def test_freezer_catalog_rows_agree(variant: str, threads: int) -> None:
         compare(m, safety(m))
         compare(m, [m.properties["no-deadlock"]])
         compare(m, [m.properties["no-deadlock"]], symmetry=False)
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("variant", ["pre", "v8", "thaw-all-keep-memdie", "v10", "v10-late-mark"])
+@pytest.mark.parametrize("threads", [4, 5])
+def test_freezer_catalog_rows_agree_larger(variant: str, threads: int) -> None:
+    cat = catalog_for("freezer")
+    m = build_variant(resolve_variant(cat, variant), {"threads": threads}, {}, cat)
+    compare(m, [m.properties["no-deadlock"]], core="auto")
+    compare(m, safety(m), core="auto")
 
 
 @pytest.mark.parametrize(("family", "variant", "sizes"), [
@@ -306,7 +316,7 @@ def test_a_reachable_model_error_is_still_found() -> None:
 
 
 @pytest.mark.skipif(not (shutil.which("gcc") or shutil.which("cc")), reason="no C compiler")
-@settings(SETTINGS, max_examples=15)  # each example builds a core (about a second)
+@settings(SETTINGS, max_examples=10)  # each example builds a core (about a second)
 @given(concurrent_models())
 def test_native_core_makes_the_same_reduction(m: Model) -> None:
     pytest.importorskip("cffi")

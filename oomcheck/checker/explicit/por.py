@@ -190,10 +190,15 @@ def _instance_rw(comp: Compiled, inst: ActionInstance) -> _RW:
     return _RW(set(g.used), writes, "_chk(" in gsrc, raises)
 
 
+SMALL_TYPE = 256  # slots with more values get no value-aware enabling set (all writers count)
+
+
 def _true_values(comp: Compiled, c: Expr, k: int) -> set[int] | None:
     """The values of slot k that make c (which reads only k) true; None when evaluating it for
-    some value raises."""
+    some value raises, or the slot's type is too large to enumerate."""
     name, i, d = comp.layout.slots[k]
+    if len(d.type.values()) > SMALL_TYPE:
+        return None
     out = set()
     for v in d.type.values():
         try:
