@@ -9,7 +9,9 @@
     python3 dev.py bench --graph --threads 6 7 8 9 10 11 12 --python-max 8
                                                all properties (liveness: the graph search),
                                                freezer v10: Python engine vs native core;
-                                               each run in a child process (peak RSS its own)
+                                               each run in a child process (peak RSS its own);
+                                               bytes per state for the states and visited set
+                                               (B/st store) and for the edges (B/st edges)
 
 Figures are printed, never asserted: speed depends on the machine.
 """
@@ -34,6 +36,7 @@ import handwritten_freezer
 from oomcheck.catalog import build_variant, catalog_for, resolve_variant
 from oomcheck.checker.explicit.native.graph import NativeGraphSearch
 from oomcheck.checker.explicit.native.search import NativeLayerSearch
+from oomcheck.checker.explicit.por import Reducer
 from oomcheck.checker.explicit.search import Limits, check_explicit
 from oomcheck.checker.explicit.symmetry import find_symmetry
 from oomcheck.checker.language.compile import compile_model
@@ -92,12 +95,14 @@ def native_stats(m, props) -> tuple[int, float, float, float]:
     invs = [p for p in props if p.kind == "invariant"]
     sym, _ = find_symmetry(m, props)
     comp = compile_model(m, [(p.name, p.expr) for p in invs], sym)
+    reducer = Reducer(comp, [p.expr for p in invs])  # the core has the reduction's tables
     t0 = time.perf_counter()
-    NativeLayerSearch(comp, props, Limits(), None, t0)
+    NativeLayerSearch(comp, props, Limits(), None, t0, None, reducer)
     build = time.perf_counter() - t0
     (r, *_), t = timed(lambda: check_explicit(m, props, core="native"))
     assert r.strength["core"] == "native", r.strength["core"]
-    ex = NativeLayerSearch(comp, props, Limits(), None, time.perf_counter())
+    ex = NativeLayerSearch(comp, props, Limits(), None, time.perf_counter(), None,
+                           Reducer(comp, [p.expr for p in invs]))
     ex.run()
     return r.states, build, t, ex.stored_bytes / max(r.states, 1)
 
@@ -141,10 +146,22 @@ def graph_run(variant: str, n: int, core: str) -> dict:
         comp = compile_model(m, [(p.name, p.expr) for p in invs], sym)
         _, t = timed(lambda: NativeGraphSearch(comp, props, Limits(), None, time.perf_counter()))
         return {"seconds": t}
+    seen: list[NativeGraphSearch] = []
+    results = NativeGraphSearch.results
+
+    def keep(self: NativeGraphSearch) -> list:  # the search object, for its byte counts
+        seen.append(self)
+        return results(self)
+
+    NativeGraphSearch.results = keep  # type: ignore[method-assign]
     rs, t = timed(lambda: check_explicit(m, list(m.properties.values()), core=core))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    n = max(rs[0].states, 1)
+    store = seen[0].stored_bytes / n if seen else None
+    edges = seen[0].edge_bytes / n if seen else None
     return {"states": rs[0].states, "transitions": rs[0].transitions, "seconds": t, "rss_mb": peak,
-            "core": rs[0].strength["core"], "verdicts": {r.property: r.verdict for r in rs}}
+            "core": rs[0].strength["core"], "verdicts": {r.property: r.verdict for r in rs},
+            "store_b": store, "edge_b": edges, "storage": rs[0].strength.get("storage", "exact")}
 
 
 def graph_table(threads: list[int], python_max: int, variant: str) -> None:
@@ -152,7 +169,8 @@ def graph_table(threads: list[int], python_max: int, variant: str) -> None:
     in a fresh process so that its peak RSS is its own (the native build is done beforehand)."""
     print(f"freezer {variant}, all properties (graph search): Python engine vs native core")
     print(f"{'N':>3} {'states':>11} {'transitions':>12} {'python s':>9} {'py RSS MB':>9} "
-          f"{'native s':>9} {'nat RSS MB':>10} {'speed-up':>8}")
+          f"{'native s':>9} {'nat RSS MB':>10} {'speed-up':>8} {'B/st store':>10} "
+          f"{'B/st edges':>10} {'storage':>8}")
     for n in threads:
         run = {}
         for core in ["native", *(["python"] if n <= python_max else [])]:
@@ -170,7 +188,9 @@ def graph_table(threads: list[int], python_max: int, variant: str) -> None:
         print(f"{n:>3} {nat['states']:>11,} {nat['transitions']:>12,} "
               f"{_f(py and py['seconds'], '.1f'):>9} {_f(py and py['rss_mb']):>9} "
               f"{nat['seconds']:>9.1f} {nat['rss_mb']:>10,.0f} "
-              f"{_f(py and py['seconds'] / nat['seconds'], '.1f'):>8}", flush=True)
+              f"{_f(py and py['seconds'] / nat['seconds'], '.1f'):>8} {_f(nat['store_b'], '.1f'):>10} "
+              f"{_f(nat['edge_b'], '.1f'):>10} "
+              f"{'fingerprints' if nat['storage'] != 'exact' else 'exact':>8}", flush=True)
 
 
 def _f(x: float | None, fmt: str = ",.0f") -> str:

@@ -90,10 +90,18 @@ def _add_limits(p: argparse.ArgumentParser) -> None:
     p.add_argument("--symmetry", choices=("on", "off"), default="on",
                    help="explicit search: store one state per orbit of interchangeable threads "
                         "(default on; counterexamples are replayed concretely either way)")
+    p.add_argument("--por", choices=("on", "off"), default="on",
+                   help="explicit search for invariants and deadlocks: partial-order reduction "
+                        "(default on; not used for liveness; its counterexamples are shortened "
+                        "by a search without it)")
     p.add_argument("--core", choices=("auto", "python", "native"), default=None,
                    help="explicit safety search: native runs it in C generated from the model "
                         "(built with cffi and cached), python in the interpreter; auto (default) "
                         "goes native when the model's core is already built or the search grows")
+    p.add_argument("--storage", choices=("auto", "exact"), default=None,
+                   help="native core: auto (default) stores 64-bit fingerprints instead of the "
+                        "states past 4,000,000 states when a state needs more than 64 bits (a "
+                        "'holds' is then probabilistic and says so); exact never does")
 
 
 def _version() -> str:
@@ -232,6 +240,8 @@ def _run(argv: Sequence[str] | None) -> int:
         args = make_parser().parse_args(argv)
         if getattr(args, "core", None):  # read by check_explicit, here and in verify's workers
             os.environ["OOMCHECK_CORE"] = args.core
+        if getattr(args, "storage", None):  # the same
+            os.environ["OOMCHECK_STORAGE"] = args.storage
         if args.cmd == "check":
             return cmd_check(args)
         if args.cmd == "list":
@@ -279,7 +289,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise ModelError("--invariant goes with --engine induction")
     progress = _progress(_instance_label(model), args.quiet)
     opts = Options(args.engine, args.depth, args.timeout, _limits(args), progress, inv,
-                   args.symmetry == "on")
+                   args.symmetry == "on", por=args.por == "on")
     try:
         results = run_engine(model, props, opts)
     finally:  # clear a live status line before results or an error message are printed
@@ -373,7 +383,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     proofs = args.full or args.proofs
     echo = echo_to(sys.stdout, text and args.table)
     settings = Settings(_limits(args), cross, args.cross_timeout, args.cross_depth,
-                        args.symmetry == "on", not args.quiet, proofs)
+                        args.symmetry == "on", not args.quiet, proofs=proofs, por=args.por == "on")
     with StatusLine() as status:
         last = [time.perf_counter()]
 

@@ -63,6 +63,7 @@ class Settings:
     symmetry: bool = True
     progress: bool = False  # progress lines on stderr
     proofs: bool = True  # the [[proof]] rows (symbolic engines)
+    por: bool = True  # partial-order reduction in the safety search
 
 
 def verify_catalogs(cats: list[Catalog], settings: Settings, echo: Callable[[str], None],
@@ -210,7 +211,7 @@ def expect_results(cat: Catalog, e: Expectation, point: dict[str, int], settings
     model = build_variant(resolve_variant(cat, e.variant), point, e.knobs, cat)
     props = model.select([p for p in e.verdicts if only is None or p in only])
     return model, props, check_explicit(model, props, settings.limits, _progress(settings, model),
-                                        settings.symmetry)
+                                        settings.symmetry, por=settings.por)
 
 
 def proof_results(cat: Catalog, pe: ProofExpectation, point: dict[str, int], settings: Settings,

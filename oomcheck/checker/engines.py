@@ -30,6 +30,7 @@ class Options:
     progress: ProgressFn | None = None
     invariant: Expr | None = None  # a user's inductive invariant, for engine induction
     symmetry: bool = True  # explicit search: one state per orbit of interchangeable threads
+    por: bool = True  # explicit safety search: partial-order reduction (explicit/por.py)
     deadline: float = float("inf")  # set by run(): --max-seconds for the whole run
 
 
@@ -37,7 +38,7 @@ def run(model: Model, props: list[Property], opts: Options) -> list[Result]:
     if opts.engine not in ENGINES:
         raise ModelError(f"no engine {opts.engine!r} (engines: {', '.join(ENGINES)})")
     if opts.engine == "explicit":
-        return check_explicit(model, props, opts.limits, opts.progress, opts.symmetry)
+        return check_explicit(model, props, opts.limits, opts.progress, opts.symmetry, por=opts.por)
     z3.set_param("memory_max_size", opts.limits.max_memory_mb)  # Z3 answers unknown past it
     opts = replace(opts, deadline=time.perf_counter() + opts.limits.max_seconds)
     if opts.engine == "auto":
@@ -111,7 +112,7 @@ def _auto(model: Model, props: list[Property], opts: Options) -> list[Result]:
             iwhy_not = iwhy_not or r.reason
     rest = [p for p in props if p.name not in proved]
     first = dict(zip([p.name for p in rest], check_explicit(model, rest, opts.limits, opts.progress,
-                                                    opts.symmetry),
+                                                    opts.symmetry, por=opts.por),
                      strict=True))
     out = []
     for p in props:

@@ -88,7 +88,8 @@ def strength_text(r: Result) -> str:
     s = r.strength
     kind = s.get("kind")
     if r.verdict == "holds" and (s.get("probabilistic") or kind == "fingerprint"):
-        return f"{r.engine}, holds with high probability only: not a proof"
+        how = f" ({s['storage']})" if "storage" in s else ""
+        return f"{r.engine}, holds with high probability only: not a proof{how}"
     if kind == "explicit":
         sizes = ", ".join(f"{k}={v}" for k, v in s.get("sizes", {}).items())
         if s.get("complete"):
@@ -104,6 +105,11 @@ def strength_text(r: Result) -> str:
         sym = s.get("symmetry", "")
         if sym and not sym.startswith("not used"):
             text += f"; symmetry: {sym}, one state stored per orbit"
+        if s.get("por", "").startswith("partial-order reduction"):
+            text += "; partial-order reduction (ample sets)"
+            if s.get("trace", "").startswith("a real execution, maybe not"):
+                text = text.replace(", shortest counterexample", "")
+                text += "; counterexample maybe not a shortest one (--por off for one)"
         return text
     if kind == "bounded":
         if r.verdict == "holds":

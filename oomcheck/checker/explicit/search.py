@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from oomcheck.checker.explicit.por import Reducer
 from oomcheck.checker.explicit.symmetry import find_symmetry
 from oomcheck.checker.language.compile import Compiled, Layout, compile_model
 from oomcheck.checker.language.lang import Model, ModelError, Property
@@ -82,30 +83,59 @@ def check_explicit(
     progress: ProgressFn | None = None,
     symmetry: bool = True,
     core: str | None = None,
+    por: bool = True,
+    storage: str | None = None,
 ) -> list[Result]:
     """Check the properties on one model instance; one exploration serves all of them. With
     symmetry (when the model has interchangeable threads, symmetry.py) one state per orbit is
     stored and every counterexample is rebuilt as a concrete execution of the model. core
     chooses the layer search's engine: "python", "native" (C, generated from the same compiled
     model; the Python engine when it cannot be built) or "auto" (the same as native); None reads
-    $OOMCHECK_CORE, default auto."""
+    $OOMCHECK_CORE, default auto. With por, a search for invariants and deadlocks only expands
+    an ample subset of the enabled steps at each state (por.py); its counterexamples are then
+    shortened by a search without it (up to the depth found), so they stay shortest. storage
+    "auto" lets the native core switch to 64-bit fingerprints on a large search whose states
+    need more than 64 bits (a "holds" then says it is probabilistic); "exact" never does; None
+    reads $OOMCHECK_STORAGE, default auto."""
     limits = limits or Limits()
     core = core or os.environ.get("OOMCHECK_CORE") or "auto"
     if core not in CORES:
         raise ModelError(f"unknown search core {core!r} (choose from {', '.join(CORES)})")
+    storage = storage or os.environ.get("OOMCHECK_STORAGE") or "auto"
+    if storage not in ("auto", "exact"):
+        raise ModelError(f"unknown storage {storage!r} (choose from auto, exact)")
     t0 = time.perf_counter()
     invs = [p for p in props if p.kind == "invariant"]
     assert all(p.expr is not None for p in invs)
     sym, why_not = find_symmetry(model, props) if symmetry else (None, "turned off")
     comp = compile_model(model, [(p.name, p.expr) for p in invs], sym)  # type: ignore[misc]
-    if any(p.is_liveness for p in props):
-        ex: _Search = _graph_search(comp, props, limits, progress, t0, core)
+    live = any(p.is_liveness for p in props)
+    if live:
+        ex: _Search = _graph_search(comp, props, limits, progress, t0, core, storage)
     else:
-        ex = _layer_search(comp, props, limits, progress, t0, core)
+        reducer = Reducer(comp, [p.expr for p in invs]) if por else None  # type: ignore[misc]
+        ex = _layer_search(comp, props, limits, progress, t0, core, reducer, storage)
     ex.run()
     results = ex.results()
     for r in results:
         r.strength["core"] = ex.note
+        if not por:
+            r.strength["por"] = "off"
+        elif live:
+            r.strength["por"] = ("not used: a liveness property is checked on the full graph (a "
+                                 "reduced graph may lose or invent fair cycles)")
+        else:
+            r.strength["por"] = ex.por_note()
+        fp = getattr(ex, "fingerprints", None)
+        if fp is not None:
+            n = ex.n_states()
+            r.strength["probabilistic"] = True
+            r.strength["storage"] = (
+                f"64-bit fingerprints from {fp:,} states on: probabilistic, a hash collision "
+                f"may have hidden a state (probability at most {n * (n - 1) / 2 ** 65:.1e}; "
+                "--storage exact to rule it out)")
+    if por and not live and ex.n_reduced():
+        _shorten(model, props, results, limits, t0, symmetry, core, storage)
     if sym is not None:
         for r in results:
             r.strength["symmetry"] = sym.describe()
@@ -117,7 +147,7 @@ def check_explicit(
         left = Limits(limits.max_states, max(0.0, limits.max_seconds - (time.perf_counter() - t0)),
                       limits.max_memory_mb)
         redo = {r.property: r for r in check_explicit(model, again, left, progress, symmetry=False,
-                                                      core=core)}
+                                                      core=core, por=por, storage=storage)}
         for i, r in enumerate(results):
             if r.property in redo:
                 results[i] = redo[r.property]
@@ -127,37 +157,62 @@ def check_explicit(
     return results
 
 
+def _shorten(model: Model, props: list[Property], results: list[Result], limits: Limits,
+             t0: float, symmetry: bool, core: str, storage: str) -> None:
+    """A reduced search's counterexamples are real executions but not always shortest: the
+    search without the reduction, stopped once it has found them all (at the same depth or
+    before), gives shortest ones. Past a limit the reduced search's trace stays, and says so."""
+    bad = [r for r in results if r.verdict == "violated" and r.trace is not None]
+    if not bad:
+        return
+    names = {r.property for r in bad}
+    again = [p for p in props if p.name in names]
+    left = Limits(limits.max_states, max(0.0, limits.max_seconds - (time.perf_counter() - t0)),
+                  limits.max_memory_mb)
+    short = {r.property: r for r in check_explicit(model, again, left, None, symmetry, core,
+                                                   por=False, storage=storage)}
+    for r in bad:
+        s = short[r.property]
+        if s.verdict == "violated" and s.trace is not None:
+            r.trace = s.trace
+            r.strength["trace"] = "shortest (rebuilt without partial-order reduction)"
+        else:
+            r.strength["trace"] = ("a real execution, maybe not a shortest one (the search "
+                                   f"without partial-order reduction stopped: {s.reason})")
+
+
 CORES = ("auto", "native", "python")
 AUTO_AFTER = 100_000  # core auto: states the Python loop stores before handing over to C
 
 
 def _layer_search(comp: Compiled, props: list[Property], limits: Limits, progress: ProgressFn | None,
-                  t0: float, core: str) -> _LayerSearch:
+                  t0: float, core: str, reducer: Reducer | None = None,
+                  storage: str = "auto") -> _LayerSearch:
     """The native layer search when asked for and available (for auto: at once when its build
     is cached, else once the search has stored AUTO_AFTER states), else the Python one; its
     `note` says which ran, and why not the native one."""
     if core == "python":
-        ex = _LayerSearch(comp, props, limits, progress, t0)
+        ex = _LayerSearch(comp, props, limits, progress, t0, reducer)
         ex.note = "python"
         return ex
     try:
         from oomcheck.checker.explicit.native import NativeUnavailableError
         from oomcheck.checker.explicit.native.search import NativeLayerSearch
     except ImportError as e:  # pragma: no cover - a broken installation
-        ex = _LayerSearch(comp, props, limits, progress, t0)
+        ex = _LayerSearch(comp, props, limits, progress, t0, reducer)
         ex.note = f"python (native core unavailable: {e})"
         return ex
     try:
         return NativeLayerSearch(comp, props, limits, progress, t0,
-                                 AUTO_AFTER if core == "auto" else None)
+                                 AUTO_AFTER if core == "auto" else None, reducer, storage)
     except NativeUnavailableError as e:
-        ex = _LayerSearch(comp, props, limits, progress, t0)
+        ex = _LayerSearch(comp, props, limits, progress, t0, reducer)
         ex.note = f"python (native core unavailable: {e})"
         return ex
 
 
 def _graph_search(comp: Compiled, props: list[Property], limits: Limits, progress: ProgressFn | None,
-                  t0: float, core: str) -> _GraphSearch:
+                  t0: float, core: str, storage: str = "auto") -> _GraphSearch:
     """The graph search (liveness) in C or in Python, chosen as for the layer search."""
     if core != "python":
         try:
@@ -168,7 +223,7 @@ def _graph_search(comp: Compiled, props: list[Property], limits: Limits, progres
         else:
             try:
                 return NativeGraphSearch(comp, props, limits, progress, t0,
-                                         AUTO_AFTER if core == "auto" else None)
+                                         AUTO_AFTER if core == "auto" else None, storage)
             except NativeUnavailableError as e:
                 why = str(e)
     ex = _GraphSearch(comp, props, limits, progress, t0)
@@ -199,6 +254,25 @@ class _Search:
         self.symmetric = comp.canon is not None
         self.unreduced: set[str] = set()  # liveness properties the reduced graph cannot decide
         self.note = "python"  # which core ran (the native search says when it did)
+
+    def por_note(self) -> str:
+        return "not used"
+
+    def _real(self, sts: list[int], acts: list[int]) -> bool:
+        """With fingerprints (native core) a graph path might join two states that only share
+        a fingerprint: each step is checked against the model (exact storage: always real)."""
+        if getattr(self, "fingerprints", None) is None:
+            return True
+        buf: list[tuple[int, int]] = []
+        for a, s, t in zip(acts, sts[:-1], sts[1:], strict=True):
+            buf.clear()
+            self.comp.expand(s, buf)
+            if (a, t) not in buf:
+                return False
+        return True
+
+    def n_reduced(self) -> int:
+        return 0
 
     def run(self) -> None:
         """Explore; a limit passed at the start, during the search or the liveness analysis, or
@@ -237,6 +311,10 @@ class _Search:
                        self.depth, 0.0)
             if p.name in self.unreduced:  # check_explicit replaces it by the full search's
                 r.verdict, r.reason = "unknown", "needs the unreduced search"
+            elif p.name in self.cex and not self._real(*self.cex[p.name]):
+                r.verdict = "unknown"
+                r.reason = ("a counterexample over fingerprinted states does not replay (a hash "
+                            "collision); --storage exact decides it")
             elif p.name in self.cex:  # a real execution, whatever stopped the search afterwards
                 sts, acts = self.cex[p.name]
                 loop = self.loops.get(p.name)
@@ -265,14 +343,23 @@ class _LayerSearch(_Search):
     """Safety and deadlock only: a visited set and the BFS layers, no edges."""
 
     def __init__(self, comp: Compiled, props: list[Property], limits: Limits,
-                 progress: ProgressFn | None, t0: float):
+                 progress: ProgressFn | None, t0: float, reducer: Reducer | None = None):
         super().__init__(comp, props, limits, progress, t0)
+        self.reducer = reducer
         self.seen: set[int] = set()
         self.layers: list[list[int]] = []
         self.handed_off = False
 
     def n_states(self) -> int:
         return len(self.seen)
+
+    def n_reduced(self) -> int:
+        """States expanded with a proper subset of their enabled steps."""
+        return self.reducer.reduced if self.reducer is not None else 0
+
+    def por_note(self) -> str:
+        return (f"partial-order reduction: {self.n_reduced():,} of the {self.n_states():,} "
+                "states stored were expanded with a reduced (ample) set")
 
     def explore(self) -> None:
         comp = self.comp
@@ -290,6 +377,7 @@ class _LayerSearch(_Search):
         n_inv = len(self.invs)
         pending = (1 << n_inv) - 1
         want_dl = self.want_deadlock
+        red = self.reducer
         found: dict[str, tuple[int, int]] = {}
         buf: list[tuple[int, int]] = []
         tick = 0
@@ -298,6 +386,11 @@ class _LayerSearch(_Search):
         try:
             while layers[-1]:
                 nxt = []
+                nxt_set: set[int] = set()
+
+                def old(x: int, nxt_set: set[int] = nxt_set) -> bool:  # the proviso (por.py)
+                    return x in seen and x not in nxt_set
+
                 for s in layers[-1]:
                     buf.clear()
                     bad = expand(s, buf)
@@ -308,13 +401,16 @@ class _LayerSearch(_Search):
                                 pending &= ~(1 << bit)
                     if not buf and want_dl and "<deadlock>" not in found and not final(s):
                         found["<deadlock>"] = (depth, s)
-                    for _, ns in buf:
+                    keep = buf if red is None else red.ample(s, buf, old)
+                    for _, ns in keep:
                         if ns not in seen:
                             if len(seen) >= cap:
                                 raise budget.full()
                             seen.add(ns)
                             nxt.append(ns)
-                    self.transitions += len(buf)
+                            if red is not None:
+                                nxt_set.add(ns)
+                    self.transitions += len(keep)
                     tick += 1
                     if tick % CHECK_EVERY == 0:
                         budget.check(len(seen), depth)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from oomcheck.checker.explicit.por import PorTables
 from oomcheck.checker.language.compile import Compiled, const_value
 from oomcheck.checker.language.lang import BoolType, Const, Expr, Index, ModelError, Op, Param, Quant, Var
 
@@ -131,9 +132,11 @@ def _xor_field(target: str, off: str | int, w: int, delta: str) -> list[str]:
     return [f"xor_field({target}, {off}, {w}, {delta});"]
 
 
-def generate(comp: Compiled, invariants: Sequence[Expr], predicates: Sequence[Expr] = ()) -> str:
-    """The model's part of the C source: W, N_ACTIONS, expand(), is_final(), canon(), and
-    eval_pred(k, s) for the liveness properties' goals and premises (the graph search's)."""
+def generate(comp: Compiled, invariants: Sequence[Expr], predicates: Sequence[Expr] = (),
+             por: PorTables | None = None) -> str:
+    """The model's part of the C source: W, N_ACTIONS, expand(), is_final(), canon(),
+    eval_pred(k, s) for the liveness properties' goals and premises (the graph search's), and
+    the partial-order reduction's tables (cpor.py)."""
     lay = comp.layout
     if any(w > 62 for w in lay.width):
         raise NativeUnsupportedError("a variable wider than 62 bits")
@@ -164,8 +167,9 @@ def generate(comp: Compiled, invariants: Sequence[Expr], predicates: Sequence[Ex
              + f"\n    return ({fin}) != 0;\n}}\n#undef ERR_RET\n")
     head = [f"#define W {n_words}", f"#define N_ACTIONS {max(1, len(comp.instances))}",
             f"#define STATE_BITS {lay.bits}"]
+    from oomcheck.checker.explicit.native.cpor import generate_por
     return ("\n".join(head) + "\n" + _canon_c(comp) + "\n".join(tables) + "\n" + final + "\n" + expand
-            + _predicates_c(comp, predicates))
+            + _predicates_c(comp, predicates) + generate_por(comp, por if comp.instances else None))
 
 
 def _predicates_c(comp: Compiled, predicates: Sequence[Expr]) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import ModuleType
 
 from oomcheck.checker.explicit.native.ccode import NativeUnsupportedError, generate, words_for
+from oomcheck.checker.explicit.por import PorTables
 from oomcheck.checker.language.compile import Compiled
 from oomcheck.checker.language.lang import Expr
 from oomcheck.checker.symbolic.encode import value_bound
@@ -43,16 +44,18 @@ typedef struct {
     int64_t bad_at[64];
     int64_t depth;
     int64_t layer_end;
+    int64_t reduced;
+    int64_t fp_from;
     ...;
 } nc_ctx;
-nc_ctx *nc_new(int64_t cap, uint64_t pending, int want_dl, int graph);
+nc_ctx *nc_new(int64_t cap, uint64_t pending, int want_dl, int graph, int64_t fp_after);
 void nc_free(nc_ctx *c);
-int64_t nc_bytes(nc_ctx *c);
-int nc_add_init(nc_ctx *c, const uint64_t *s);
-void nc_get(nc_ctx *c, int64_t i, uint64_t *out);
-int64_t nc_parent(nc_ctx *c, int64_t i);
+int64_t nc_store_bytes(nc_ctx *c);
+int64_t nc_edge_bytes(nc_ctx *c);
+int nc_add(nc_ctx *c, const uint64_t *s);
+int nc_get(nc_ctx *c, int64_t i, uint64_t *out);
+int64_t nc_pred(nc_ctx *c, int64_t start, int64_t end, const uint64_t *t);
 int nc_run(nc_ctx *c, int64_t end, int64_t budget);
-int nc_add(nc_ctx *c, const uint64_t *s, int64_t parent);
 int nc_graph_start(nc_ctx *c, int64_t pos, int64_t depth, int64_t layer_end, const int64_t *off,
                    const int64_t *succ, const int64_t *sact);
 int nc_graph_run(nc_ctx *c, int64_t budget);
@@ -60,7 +63,7 @@ void nc_drop_table(nc_ctx *c);
 int64_t *nc_off(nc_ctx *c);
 uint32_t *nc_succ(nc_ctx *c);
 uint16_t *nc_sact(nc_ctx *c);
-uint32_t *nc_parents(nc_ctx *c);
+uint32_t *nc_parents(nc_ctx *c, int64_t n_init);
 int64_t nc_not_pred(nc_ctx *c, int k, uint8_t *in_r);
 int64_t nc_fair_sccs(nc_ctx *c, const uint8_t *in_r, const uint8_t *fair, int symmetric,
                      uint32_t *comp_id, uint8_t *target);
@@ -72,7 +75,10 @@ int64_t nc_first_start(nc_ctx *c, const uint8_t *target, int kinds, int pre, int
 
 RUNTIME = (Path(__file__).with_name("runtime.c")).read_text()
 OPT_FLAGS = ["-O2"]
-MAX_CAP = 0xFFFFFFF0  # parent pointers and table entries are 32-bit state numbers
+MAX_CAP = 0xFFFFFFF0  # table entries and edges are 32-bit state numbers
+# A search whose states need more than 64 bits switches to 64-bit fingerprints past this many
+# stored states (runtime.c); below it, and whenever a state fits in 64 bits, storage is exact.
+FP_AFTER = 4_000_000
 
 _loaded: dict[str, ModuleType] = {}
 last_build_seconds = 0.0  # the compile time of the last build (0 when the cache served it)
@@ -92,9 +98,10 @@ def cache_dir() -> Path:
     return Path(base) / "oomcheck" / "native"
 
 
-def source_for(comp: Compiled, invariants: Sequence[Expr], predicates: Sequence[Expr] = ()) -> str:
+def source_for(comp: Compiled, invariants: Sequence[Expr], predicates: Sequence[Expr] = (),
+               por: PorTables | None = None) -> str:
     try:
-        model_code = generate(comp, invariants, predicates)
+        model_code = generate(comp, invariants, predicates, por)
     except NativeUnsupportedError as e:
         raise NativeUnavailableError(str(e)) from None
     return RUNTIME.replace("/*MODEL_CODE*/", model_code)
@@ -110,10 +117,11 @@ def _module_name(source: str) -> str:
     return f"_oomcheck_native_{key}"
 
 
-def is_built(comp: Compiled, invariants: Sequence[Expr], predicates: Sequence[Expr] = ()) -> bool:
+def is_built(comp: Compiled, invariants: Sequence[Expr], predicates: Sequence[Expr] = (),
+             por: PorTables | None = None) -> bool:
     """Whether this model's core is loaded or in the cache (so using it costs no build)."""
     try:
-        name = _module_name(source_for(comp, invariants, predicates))
+        name = _module_name(source_for(comp, invariants, predicates, por))
     except NativeUnavailableError:
         return False
     return name in _loaded or (cache_dir() / (name + EXTENSION_SUFFIXES[0])).exists()
@@ -196,51 +204,67 @@ class Core:
     """One search's state store in C."""
 
     def __init__(self, mod: ModuleType, words: int, cap: int, n_inv: int, want_dl: bool,
-                 graph: bool = False):
+                 graph: bool = False, fp_after: int = 0):
         self.ffi, self.lib = mod.ffi, mod.lib  # type: ignore[attr-defined]
         self.words = words
-        ctx = self.lib.nc_new(cap, (1 << n_inv) - 1, int(want_dl), int(graph))
+        ctx = self.lib.nc_new(cap, (1 << n_inv) - 1, int(want_dl), int(graph), fp_after)
         if ctx == self.ffi.NULL:
             raise MemoryError("native core: out of memory")
         self.ctx = self.ffi.gc(ctx, self.lib.nc_free)
         self.buf = self.ffi.new("uint64_t[]", words)
 
-    def add(self, s: int) -> bool:
+    def _load(self, s: int) -> None:
         for i in range(self.words):
             self.buf[i] = (s >> (64 * i)) & 0xFFFFFFFFFFFFFFFF
-        r = self.lib.nc_add_init(self.ctx, self.buf)
+
+    def add(self, s: int) -> bool:
+        self._load(s)
+        r = self.lib.nc_add(self.ctx, self.buf)
         if r < 0:
             raise MemoryError("native core: out of memory")
         return r == 1
 
     def state(self, i: int) -> int:
-        self.lib.nc_get(self.ctx, i, self.buf)
+        if self.lib.nc_get(self.ctx, i, self.buf) < 0:
+            raise OSError("native core: cannot read back a stored state")
         return sum(int(self.buf[k]) << (64 * k) for k in range(self.words))
 
-    def add_with_parent(self, s: int, parent: int) -> None:
-        for i in range(self.words):
-            self.buf[i] = (s >> (64 * i)) & 0xFFFFFFFFFFFFFFFF
-        if self.lib.nc_add(self.ctx, self.buf, parent) < 0:
-            raise MemoryError("native core: out of memory")
+    def pred(self, start: int, end: int, s: int) -> int:
+        """The first state numbered start..end-1 with a step to s (-1: none)."""
+        self._load(s)
+        r = int(self.lib.nc_pred(self.ctx, start, end, self.buf))
+        if r == -2:
+            raise OSError("native core: cannot re-expand a layer")
+        return r
 
     def view(self, ptr: object, n: int, fmt: str) -> memoryview:
         """n items of a C array as a memoryview (no copy; valid while the core lives)."""
         size = self.ffi.sizeof(self.ffi.typeof(ptr).item)
         return memoryview(self.ffi.buffer(ptr, max(n, 0) * size)).cast(fmt)  # type: ignore[arg-type]
 
-    def parent(self, i: int) -> int:
-        return int(self.lib.nc_parent(self.ctx, i))
+    def store_bytes(self) -> int:
+        """Bytes held for the states and the visited set."""
+        return int(self.lib.nc_store_bytes(self.ctx))
 
-    def bytes(self) -> int:
-        return int(self.lib.nc_bytes(self.ctx))
+    def edge_bytes(self) -> int:
+        """Bytes held for the graph search's edges."""
+        return int(self.lib.nc_edge_bytes(self.ctx))
+
+    def fingerprinted_from(self) -> int | None:
+        """The number of states stored when the store switched to fingerprints, or None."""
+        f = int(self.ctx.fp_from)
+        return None if f < 0 else f
 
 
 def open_core(comp: Compiled, invariants: Sequence[Expr], cap: int, want_dl: bool,
-              predicates: Sequence[Expr] = (), graph: bool = False) -> Core:
-    """The core for this model (built now unless cached); predicates are the graph search's."""
+              predicates: Sequence[Expr] = (), graph: bool = False,
+              por: PorTables | None = None, storage: str = "auto") -> Core:
+    """The core for this model (built now unless cached); predicates are the graph search's, por
+    the layer search's partial-order reduction; storage "exact" never uses fingerprints."""
     if cap > MAX_CAP:
         raise NativeUnavailableError(f"a state limit above {MAX_CAP}")
     if value_bound(comp.model, [*invariants, *predicates]) >= 1 << 62:  # C: int64, Python: exact
         raise NativeUnavailableError("a value of the model may not fit in 64 bits")
-    mod = build(source_for(comp, invariants, predicates))
-    return Core(mod, words_for(comp.layout.bits), cap, len(invariants), want_dl, graph)
+    mod = build(source_for(comp, invariants, predicates, por))
+    return Core(mod, words_for(comp.layout.bits), cap, len(invariants), want_dl, graph,
+                FP_AFTER if storage == "auto" else 0)

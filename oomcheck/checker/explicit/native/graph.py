@@ -49,25 +49,34 @@ class _States(Sequence[int]):
 
 
 class _Parents(Sequence[int]):
-    """parent[i] as the Python search has it (-1 for an initial state)."""
+    """parent[i] as the Python search has it (-1 for an initial state): read off the edges in C
+    the first time a trace needs it (no parent pointers are kept during the search)."""
 
-    def __init__(self, view: memoryview):
-        self.view = view
+    def __init__(self, core: Core, n: int, n_init: int):
+        self.core, self.n, self.n_init = core, n, n_init
+        self.view: memoryview | None = None
 
     def __len__(self) -> int:
-        return len(self.view)
+        return self.n
 
     def __getitem__(self, i: int) -> int:  # type: ignore[override]
+        if self.view is None:
+            ptr = self.core.lib.nc_parents(self.core.ctx, self.n_init)
+            if ptr == self.core.ffi.NULL:
+                raise _LimitReachedError("out of memory in the native core")
+            self.view = self.core.view(ptr, self.n, "I")
         p = self.view[i]
         return -1 if p == NONE else p
 
 
 class NativeGraphSearch(_GraphSearch):
     def __init__(self, comp: Compiled, props: list[Property], limits: Limits,
-                 progress: ProgressFn | None, t0: float, after: int | None = None):
+                 progress: ProgressFn | None, t0: float, after: int | None = None,
+                 storage: str = "auto"):
         """after None: native from the start (NativeUnavailableError when it cannot be); else
         Python until `after` states are stored, then native when it can be built."""
         super().__init__(comp, props, limits, progress, t0)
+        self.storage = storage
         self.after = after
         self.core: Core | None = None
         self.inv_exprs: list[Expr] = [p.expr for p in self.invs]  # type: ignore[misc]
@@ -89,12 +98,14 @@ class NativeGraphSearch(_GraphSearch):
             self.core = self._open()
             self.after = None
         self.note = "native" if self.core is not None else "python (liveness: graph search)"
-        self.stored_bytes = 0
+        self.stored_bytes = 0  # states and visited set
+        self.edge_bytes = 0  # the edges (liveness)
+        self.fingerprints: int | None = None  # states stored when the store went to fingerprints
         self._keep: list[object] = []  # C buffers the memoryviews read
 
     def _open(self) -> Core:
         return open_core(self.comp, self.inv_exprs, self.budget.limits.max_states, self.want_deadlock,
-                         self.preds, graph=True)
+                         self.preds, graph=True, storage=self.storage)
 
     def n_states(self) -> int:
         if self.handed_off and self.core is not None:
@@ -131,8 +142,8 @@ class NativeGraphSearch(_GraphSearch):
             self.after = None
             return False
         core = self.core
-        for s, par in zip(self.states, self.parent, strict=True):
-            core.add_with_parent(s, par)
+        for s in self.states:
+            core.add(s)
         self.handed_off = True
         self.note = f"native (after {len(self.states)} states in Python)"
         edges = (self.off, self.succ, array("q", self.sact))
@@ -174,6 +185,7 @@ class NativeGraphSearch(_GraphSearch):
             self._record(found)  # safety counterexamples found before the stop are real
             raise
         self.depth = int(ctx.depth)
+        self.stored_bytes = core.store_bytes()
         lib.nc_drop_table(ctx)
         self._views()
         self._record(found)
@@ -184,9 +196,12 @@ class NativeGraphSearch(_GraphSearch):
         assert core is not None
         ctx, lib = core.ctx, core.lib
         n, pos = int(ctx.n), int(ctx.pos)
-        self.stored_bytes = core.bytes()
+        if not self.stored_bytes:  # (a search stopped early: before the table is dropped)
+            self.stored_bytes = core.store_bytes()
+        self.edge_bytes = core.edge_bytes()
+        self.fingerprints = core.fingerprinted_from()
         self.states = _States(core, n)
-        self.parent = _Parents(core.view(lib.nc_parents(ctx), n, "I"))  # type: ignore[assignment]
+        self.parent = _Parents(core, n, self.n_init)  # type: ignore[assignment]
         self.off = core.view(lib.nc_off(ctx), pos + 1, "q")  # type: ignore[assignment]
         m = self.off[pos]
         self.succ = core.view(lib.nc_succ(ctx), m, "I")  # type: ignore[assignment]
@@ -228,10 +243,14 @@ class NativeGraphSearch(_GraphSearch):
         self.check()
         in_r = ffi.new("uint8_t[]", max(n, 1))
         v = lib.nc_not_pred(ctx, qk, in_r)
+        if v == -2:
+            raise _LimitReachedError("cannot read back the stored states")
         if v >= 0:
             self._pred_error(p.expr, int(v))  # type: ignore[arg-type]
         if pk >= 0:  # the premise is read in every state too, as the Python engine does
             v = lib.nc_not_pred(ctx, pk, ffi.new("uint8_t[]", max(n, 1)))
+            if v == -2:
+                raise _LimitReachedError("cannot read back the stored states")
             if v >= 0:
                 self._pred_error(p.pre, int(v))  # type: ignore[arg-type]
         self.check()

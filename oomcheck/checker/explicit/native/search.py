@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 
 from oomcheck.checker.explicit.native.core import Core, NativeUnavailableError, is_built, open_core
+from oomcheck.checker.explicit.por import Reducer
 from oomcheck.checker.explicit.search import (
     Limits,
     ProgressFn,
@@ -30,24 +31,35 @@ CHUNK = 1 << 18  # expansions per call into C, between two time and memory check
 
 class NativeLayerSearch(_LayerSearch):
     def __init__(self, comp: Compiled, props: list[Property], limits: Limits,
-                 progress: ProgressFn | None, t0: float, after: int | None = None):
+                 progress: ProgressFn | None, t0: float, after: int | None = None,
+                 reducer: Reducer | None = None, storage: str = "auto"):
         """after None: native from the start (NativeUnavailableError when it cannot be); else
-        Python until `after` states are stored, then native when it can be built."""
-        super().__init__(comp, props, limits, progress, t0)
+        Python until `after` states are stored, then native when it can be built. With a
+        reducer, both make the same partial-order reduction (the C code is generated from its
+        tables)."""
+        super().__init__(comp, props, limits, progress, t0, reducer)
+        self.storage = storage
+        self.bounds: list[int] = [0]  # layer d is the states bounds[d] .. bounds[d + 1] - 1
         self.after = after
         self.core: Core | None = None
         self.inv_exprs = [p.expr for p in self.invs]
-        if after is None or is_built(comp, self.inv_exprs):  # type: ignore[arg-type]
+        self.por = reducer.tables if reducer is not None else None
+        if after is None or is_built(comp, self.inv_exprs, (), self.por):  # type: ignore[arg-type]
             self.core = self._open()
             self.after = None
         self.note = "native" if self.core is not None else "python"
         self.python_depth = 0  # layers 0..python_depth were found by the Python loop
         self.python_transitions = 0
         self.stored_bytes = 0
+        self.fingerprints: int | None = None  # states stored when the store went to fingerprints
 
     def _open(self) -> Core:
         return open_core(self.comp, self.inv_exprs, self.budget.limits.max_states,  # type: ignore[arg-type]
-                         self.want_deadlock)
+                         self.want_deadlock, por=self.por, storage=self.storage)
+
+    def n_reduced(self) -> int:
+        native = int(self.core.ctx.reduced) if self.handed_off and self.core is not None else 0
+        return super().n_reduced() + native
 
     def n_states(self) -> int:
         return int(self.core.ctx.n) if self.handed_off and self.core is not None else len(self.seen)
@@ -65,6 +77,7 @@ class NativeLayerSearch(_LayerSearch):
             core.add(s)
         if len(inits) > cap:
             raise self.budget.full()
+        self.bounds.append(int(core.ctx.n))
         self._native(0, 0, int(core.ctx.n))
 
     def handoff(self, depth: int, found: dict[str, tuple[int, int]]) -> bool:
@@ -77,8 +90,10 @@ class NativeLayerSearch(_LayerSearch):
             self.after = None
             return False
         core = self.core
-        for s in itertools.chain.from_iterable(self.layers):
-            core.add(s)
+        for layer in self.layers:
+            for s in layer:
+                core.add(s)
+            self.bounds.append(self.bounds[-1] + len(layer))
         ctx = core.ctx
         for bit, p in enumerate(self.invs):  # what the Python loop found is not searched again
             if p.name in found:
@@ -120,12 +135,14 @@ class NativeLayerSearch(_LayerSearch):
                     self.early_stop = int(ctx.n) > end
                     break
                 depth, start, end = depth + 1, end, int(ctx.n)
+                self.bounds.append(end)
         except _LimitReachedError:
             self.depth = depth + 1 if int(ctx.n) > end else depth
             self._record(found)  # what was found before the stop is a real counterexample
             raise
         finally:
-            self.stored_bytes = core.bytes()
+            self.stored_bytes = core.store_bytes()
+            self.fingerprints = core.fingerprinted_from()
 
     def _note(self, found: dict[str, tuple[int, int]], depth: int) -> None:
         """Counterexample ends the core found since the last call (all in the current layer)."""
@@ -146,23 +163,24 @@ class NativeLayerSearch(_LayerSearch):
 
     def _path(self, depth: int, target: int) -> tuple[list[int], list[int]]:
         """Before the hand-over: the Python search's (target is a state). After: target is a
-        state number; its parent chain back to a state the Python loop found (or an initial
-        one), each step's action read back from the Python expand of the parent."""
+        state number; each predecessor is the first state of the layer above with a step to it
+        (re-expanded in C: no parent pointers are kept), each step's action is read back from
+        the Python expand of the predecessor."""
         if not self.handed_off:
             return super()._path(depth, target)
         core = self.core
         assert core is not None
-        idx = [target]
-        while (p := core.parent(idx[-1])) >= 0:
-            idx.append(p)
-        idx.reverse()
-        top = depth - (len(idx) - 1)
-        states = [core.state(i) for i in idx]
-        head, acts = super()._path(top, states[0])
+        states = [core.state(target)]
+        for d in range(depth - 1, -1, -1):
+            i = core.pred(self.bounds[d], self.bounds[d + 1], states[-1])
+            if i < 0:  # pragma: no cover - would mean the layers are inconsistent
+                raise RuntimeError("no predecessor found while rebuilding a trace")
+            states.append(core.state(i))
+        states.reverse()
+        acts: list[int] = []
         buf: list[tuple[int, int]] = []
         for a, b in itertools.pairwise(states):
-            self.tick()
             buf.clear()
             self.comp.expand(a, buf)
             acts.append(next(x for x, ns in buf if ns == b))
-        return head + states[1:], acts
+        return states, acts
