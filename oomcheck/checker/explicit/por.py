@@ -167,23 +167,39 @@ class _RW:
     update_raises: bool
 
 
-def _instance_rw(comp: Compiled, inst: ActionInstance) -> _RW:
+def _written(comp: Compiled, lhs: Expr) -> list[int]:
+    """The slots an assignment may write (every element for a variable index)."""
     lay = comp.layout
-    g = _Gen(lay)
+    if isinstance(lhs, Var):
+        return [lay.slot_of(lhs.name, None)]
+    assert isinstance(lhs, Index)
+    i = const_value(lhs.index, {})
+    return lay.array_slots[lhs.array] if i is None else [lay.slot_of(lhs.array, i)]
+
+
+def every_step_visible(comp: Compiled, invariants: list[Expr]) -> bool:
+    """Whether every action instance writes a slot an invariant reads: then no set smaller than
+    all enabled steps passes C2, and the tables need not be built (a cheap test)."""
+    if not invariants:
+        return False
+    reads: set[int] = set()
+    for e in invariants:
+        reads |= _reads(comp, e)[0]
+    return all(any(k in reads for lhs, _ in inst.updates for k in _written(comp, lhs))
+               for inst in comp.instances)
+
+
+def _instance_rw(comp: Compiled, inst: ActionInstance) -> _RW:
+    g = _Gen(comp.layout)
     gsrc = g.expr(inst.guard, {})
     lines = _update_code(g, inst, {})
     writes: dict[int, set[int] | None] = {}
     for lhs, rhs in inst.updates:
         vals = _values(comp, rhs)
-        if isinstance(lhs, Var):
-            ks = [lay.slot_of(lhs.name, None)]
-        else:
-            i = const_value(lhs.index, {})
-            ks = lay.array_slots[lhs.array] if i is None else [lay.slot_of(lhs.array, i)]
-        d = comp.model.vars[lhs.name if isinstance(lhs, Var) else lhs.array]
+        d = comp.model.vars[lhs.name if isinstance(lhs, Var) else lhs.array]  # type: ignore[union-attr]
         if vals is not None and isinstance(d.type, BoolType):
             vals = {int(bool(v)) for v in vals}
-        for k in ks:
+        for k in _written(comp, lhs):
             writes[k] = vals
     raises = any("_chk(" in x for x in lines) \
         or any(_may_leave_type(comp, lhs, rhs) for lhs, rhs in inst.updates)

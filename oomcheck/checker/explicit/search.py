@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from oomcheck.checker.explicit.por import Reducer
+from oomcheck.checker.explicit.por import Reducer, every_step_visible
 from oomcheck.checker.explicit.symmetry import find_symmetry
 from oomcheck.checker.language.compile import Compiled, Layout, compile_model
 from oomcheck.checker.language.lang import Model, ModelError, Property
@@ -110,10 +110,13 @@ def check_explicit(
     sym, why_not = find_symmetry(model, props) if symmetry else (None, "turned off")
     comp = compile_model(model, [(p.name, p.expr) for p in invs], sym)  # type: ignore[misc]
     live = any(p.is_liveness for p in props)
+    useless = False  # no set smaller than every enabled step could pass visibility
     if live:
         ex: _Search = _graph_search(comp, props, limits, progress, t0, core, storage)
     else:
-        reducer = Reducer(comp, [p.expr for p in invs]) if por else None  # type: ignore[misc]
+        inv_exprs = [p.expr for p in invs]
+        useless = por and every_step_visible(comp, inv_exprs)  # type: ignore[arg-type]
+        reducer = Reducer(comp, inv_exprs) if por and not useless else None  # type: ignore[arg-type]
         ex = _layer_search(comp, props, limits, progress, t0, core, reducer, storage)
     ex.run()
     results = ex.results()
@@ -124,6 +127,8 @@ def check_explicit(
         elif live:
             r.strength["por"] = ("not used: a liveness property is checked on the full graph (a "
                                  "reduced graph may lose or invent fair cycles)")
+        elif useless:
+            r.strength["por"] = "not used: every step writes what an invariant reads (visible)"
         else:
             r.strength["por"] = ex.por_note()
         fp = getattr(ex, "fingerprints", None)
