@@ -382,24 +382,11 @@ def build_variant(variant: Variant, sizes: dict[str, int], knobs: dict[str, str]
         m.rebuild = lambda sizes: build_variant(variant, sizes, knobs, catalog, max_size, _depth)
     if spec.indexed is not None:
         m.indexed = spec.indexed
-        grid = max(max(spec.indexed.grid[0]), max(spec.indexed.grid[1]), max_size or 0)
-        m.rebuild = lambda sizes: build_variant(variant, sizes, knobs, catalog, grid, _depth)
-        if variant.file is not None and not _shipped(variant.file):
-            # the indexed engine reads a model's definition on a grid of sizes and assumes it
-            # beyond: our own code is reviewed for that, a user's variant file is not (it may
-            # branch on the size), so proofs for every K stop here
-            m.indexed_refused = (f"variant file {variant.file} is outside the shipped catalog: its "
-                                 "Python code is only read at the grid's sizes, so no proof for "
-                                 "every size rests on it")
+        # the indexed engine builds the variant with the sizes as symbols, and at the sizes it
+        # compares that build with (raised maxima: they bound exhaustive checking only)
+        most = max(max(max(c) for c in spec.indexed.checks), max_size or 0)
+        m.rebuild = lambda sizes: build_variant(variant, sizes, knobs, catalog, most, _depth)
     return m
-
-
-def _shipped(path: Path) -> bool:
-    try:
-        path.resolve().relative_to(SPEC_DIR.resolve())
-        return True
-    except ValueError:
-        return False
 
 
 def model_for(model_name: str, variant_arg: str, spec_path: Path | None, sizes: dict[str, int],

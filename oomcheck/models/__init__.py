@@ -36,8 +36,9 @@ class ModelSpec:
         full_sizes = {}
         for s, (default, lo, hi) in self.sizes.items():
             v = sizes.get(s, default)
-            if isinstance(v, Size) and s in self.parametric:
-                full_sizes[s] = v  # built once for every value, by the parametric engine
+            if isinstance(v, Size) and (s in self.parametric or (
+                    self.indexed is not None and s in dict(self.indexed.sizes))):
+                full_sizes[s] = v  # built once for every value, by the parametric or indexed engine
                 continue
             if not isinstance(v, int) or not lo <= v <= hi:
                 raise ModelError(f"size {s} of model {self.name} must be {lo}..{hi}, not {v}")

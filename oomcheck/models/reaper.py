@@ -121,6 +121,7 @@ mm/madvise.c, vms_complete_munmap_vmas in mm/vma.c (6.11+).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 from oomcheck.checker.language.lang import (
     BOOL,
@@ -270,18 +271,6 @@ OOM_KILL, MMAP, MEMORY = "mm/oom_kill.c", "mm/mmap.c", "mm/memory.c"
 ZAPPER_PCS = ("ITER", "NOTIFY", "PTL", "ZAP", "FLUSH", "PTL_LOCK", "HUGE")
 
 
-def _times(e: Operand, n: int) -> Expr:
-    out = lift(e)
-    for _ in range(n - 1):
-        out = out + e
-    return out
-
-
-def page_of(v: Operand, p: Operand, ptes: int) -> Expr:
-    """The page index v*P + p (the language has no multiplication)."""
-    return _times(v, ptes) + p
-
-
 # ----------------------------------------------------------------------------------------------
 # exit_mmap's stages
 # ----------------------------------------------------------------------------------------------
@@ -339,8 +328,13 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
     k, p_n = sizes["vmas"], sizes["ptes"]
     m = Model("reaper", sizes={"vmas": k, "ptes": p_n}, knobs=dict(knobs))
     m.domain(VMA, k)
-    m.domain(PAGE, k * p_n)
     m.domain(PTE, p_n)
+    m.product(PAGE, VMA, PTE)
+
+    def page_of(v: Operand, p: Operand) -> Expr:
+        """The page of entry p in VMA v's table: v*P + p."""
+        return m.element(PAGE, v, p)
+
     victim = knobs["oom_victim"] == "yes"
     with_mrel = knobs["mrelease"] == "yes"
     with_writer = knobs["mmap_writer"] == "yes"
@@ -395,8 +389,10 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
                     doc="a victim thread in an mmap or fault, mmap_lock held for write")
     if split:
         thp = knobs["thp"] == "yes"
-        pmd = m.array("pmd", VMA, Pmd, init=lambda i: Pmd.HUGE if thp and i == 0 else Pmd.TABLE,
+        pmd = m.array("pmd", VMA, Pmd, init=(Pmd.HUGE, Pmd.TABLE) if thp else Pmd.TABLE,
                       doc="the VMA's PMD entry: its PTE table, none, or a huge page")
+        if thp:  # VMA 0 is mapped by a huge page, the others by PTE tables
+            m.constrain_init(forall(VMA, lambda v: pmd[v] == ite(v == 0, Pmd.HUGE, Pmd.TABLE)))
         table = m.array("pte_table", VMA, TableLife, init=TableLife.LIVE,
                         doc="the VMA's PTE table: live, out of the PMD and waiting for an RCU "
                             "grace period, or freed")
@@ -436,15 +432,12 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
     writer_waiting = (epc == ExitPC.WRITE_WAIT) | (epc == ExitPC.FENCE_WAIT)
     m.helpers.update(touch_vma=touch_vma, touch_table=touch_table,
                      writer_waiting=lambda: writer_waiting,
-                     page_of=lambda v, p: page_of(v, p, p_n))
+                     page_of=page_of)
 
-    def flush(z: _Zapper) -> dict:
-        """tlb_finish_mmu / tlb_flush_mmu: drop every gathered page reference."""
-        ups: dict = {}
-        for pg in range(k * p_n):
-            ups[frees[pg]] = ite(z.gather[pg], ite(frees[pg] == 0, 1, 2), frees[pg])
-            ups[z.gather[pg]] = 0
-        return ups
+    def flush(z: _Zapper) -> tuple[str, Callable[[Param], dict]]:
+        """tlb_finish_mmu / tlb_flush_mmu: drop every gathered page reference (for each page)."""
+        return PAGE, lambda pg: {frees[pg]: ite(z.gather[pg], ite(frees[pg] == 0, 1, 2), frees[pg]),
+                                 z.gather[pg]: 0}
 
     # ---- one VMA's page tables: zap_pmd_range, pte_offset_map_lock, zap_pte_range --------------
     def table_steps(z: _Zapper, prefix: str, after_table: Expr, keep_ptl: Expr | None = None) -> None:
@@ -502,17 +495,13 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
             )
             huge_recheck = knobs["huge_recheck"] == "yes"
 
-            def huge(v: Param) -> dict:
+            def huge_entry(v: Param, p: Param) -> dict:
+                """What zap_huge_pmd does to the pages of VMA v's huge folio (entry p's)."""
+                pg = page_of(v, p)
                 still = pmd[v] == Pmd.HUGE
-                ups: dict = {uaf: touch_vma(v), pmd[v]: Pmd.NONE, z.pc: after_table}
-                for p in range(p_n):
-                    pg = page_of(v, p, p_n)
-                    if huge_recheck:
-                        ups[z.gather[pg]] = z.gather[pg] | (still & pte[pg])
-                    else:  # the folio of the PMD value read before the lock
-                        ups[z.gather[pg]] = TRUE
-                    ups[pte[pg]] = 0
-                return ups
+                # without the re-check: the folio of the PMD value read before the lock
+                return {z.gather[pg]: z.gather[pg] | (still & pte[pg]) if huge_recheck else TRUE,
+                        pte[pg]: 0}
 
             m.action(
                 f"{prefix}_huge", func="zap_huge_pmd", file="mm/huge_memory.c", actor=z.name,
@@ -524,12 +513,13 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
                      ("pmd_lock, no re-read (variant huge_recheck=no): the PMD is cleared and "
                       "the folio of the value read before the lock goes to the gather"),
                 guard=lambda v: (z.pc == pcs["HUGE"]) & (z.cur == v) & (ptl[v] == po.FREE),
-                updates=huge,
+                updates=lambda v: {uaf: touch_vma(v), pmd[v]: Pmd.NONE, z.pc: after_table},
+                each=(PTE, lambda p, v: huge_entry(v, p)),  # p: the entry, v: the VMA
             )
         last_pc = after_table if keep_ptl is None else keep_ptl
 
         def zap(v: Param, p: Param) -> dict:
-            pg = page_of(v, p, p_n)
+            pg = page_of(v, p)
             last = p == p_n - 1
             return {
                 uaf: touch_table(v if split else None),
@@ -594,7 +584,7 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
         elif order == "reverse":
             ends = z.cur == 0
         else:
-            ends = (z.cur == 0) | ((z.cur == k) & (k - 1 - top < 0))
+            ends = (z.cur == 0) | ((z.cur == k) & (lift(k) - 1 - top < 0))
 
         def visit(v: Param) -> dict:
             if reap_rules:
@@ -642,7 +632,7 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
                 f"{prefix}_tlb_finish", func="tlb_finish_mmu", file="mm/mmu_gather.c",
                 actor=z.name,
                 step="end of the VMA in __oom_reap_task_mm: tlb_flush_mmu frees the gathered pages",
-                guard=z.pc == pcs["FLUSH"], updates={**flush(z), z.pc: pcs["ITER"]},
+                guard=z.pc == pcs["FLUSH"], updates={z.pc: pcs["ITER"]}, each=flush(z),
             )
 
     order = {"forward": "forward", "reverse": "reverse",
@@ -749,8 +739,8 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
                          ReaperPC.TRYLOCK),
                 attempts: ite(~fail_r | (attempts + 1 == retries), attempts, attempts + 1),
                 fail_r: 0,
-                **{seen_r[v]: 0 for v in range(k)},
             },
+            each=(VMA, lambda v: {seen_r[v]: 0}),
         )
         m.action(
             "reaper_set_skip", func="oom_reap_task", file=OOM_KILL, actor="reaper",
@@ -804,8 +794,8 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
             "mrelease_unlock", func="process_mrelease", file=OOM_KILL, actor="mrelease",
             step="mmap_read_unlock; mmdrop (-EAGAIN if a VMA was left; no retry, no MMF_OOM_SKIP)",
             guard=(mpc == MrelPC.WALKED) | (mpc == MrelPC.UNLOCK),
-            updates={readers: readers - 1, mpc: MrelPC.DONE, fail_m: 0,
-                     **{seen_m[v]: 0 for v in range(k)}},
+            updates={readers: readers - 1, mpc: MrelPC.DONE, fail_m: 0},
+            each=(VMA, lambda v: {seen_m[v]: 0}),
         )
         finals.append(mpc == MrelPC.DONE)
 
@@ -927,7 +917,7 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
         m.action(
             "thread_tlb_finish", func="tlb_finish_mmu", file="mm/mmu_gather.c", actor="thread",
             step="the thread's gather: tlb_flush_mmu frees the gathered pages",
-            guard=tpc == ThreadPC.FLUSH, updates={**flush(tz), tpc: after_flush},
+            guard=tpc == ThreadPC.FLUSH, updates={tpc: after_flush}, each=flush(tz),
         )
         m.action(
             "thread_unlock", func="mmap_read_unlock", file="include/linux/mmap_lock.h",
@@ -951,7 +941,7 @@ def build(sizes: dict[str, int], knobs: dict[str, str]) -> Model:
         )
 
         def unmap(v: Param, p: Param) -> dict:
-            pg = page_of(v, p, p_n)
+            pg = page_of(v, p)
             found = (pgt == Life.LIVE) & (pmd[v] == Pmd.TABLE) & pte[pg]
             last = p == p_n - 1
             return {pte[pg]: ite(found, 0, pte[pg]),
@@ -1140,25 +1130,22 @@ def exit_stage_action(m: Model, stage: str, nxt: str) -> dict:
                 "below runs without mmap_lock)" if stage == "FENCE_HELD" else ""),
                 "guard": at, "updates": {writer: Writer.NONE, epc: to}}
     if stage == "FREE_PGTABLES":
-        ups = {pgt: Life.FREED, epc: to}
+        each = None
         if "pmd" in m.vars:  # each table that is still in its PMD; one taken out earlier stays
             pmd, table = m.ref("pmd"), m.ref("pte_table")  # with its own free (RCU)
-            for v in range(m.domains[VMA]):
-                ups[table[v]] = ite(pmd[v] == Pmd.TABLE, TableLife.FREED, table[v])  # type: ignore[index]
-                ups[pmd[v]] = Pmd.NONE  # type: ignore[index]
+            each = (VMA, lambda v: {table[v]: ite(pmd[v] == Pmd.TABLE, TableLife.FREED, table[v]),  # type: ignore[index]
+                                    pmd[v]: Pmd.NONE})  # type: ignore[index]
         return {**common, "func": "free_pgtables", "file": "mm/memory.c",
                 "step": "unlink the VMAs from rmap, clear the PMD/PUD entries and free the PTE "
                         "tables (through the gather)",
-                "guard": at, "updates": ups}
+                "guard": at, "updates": {pgt: Life.FREED, epc: to}, "each": each}
     if stage == "TLB_FINISH":
-        ups: dict = {}
-        n = m.domains[PAGE]
-        for pg in range(n):
-            ups[frees[pg]] = ite(g_exit[pg], ite(frees[pg] == 0, 1, 2), frees[pg])
-            ups[g_exit[pg]] = 0
         return {**common, "func": "tlb_finish_mmu", "file": "mm/mmu_gather.c",
                 "step": "exit_mmap's fullmm gather: tlb_flush_mmu frees every gathered page",
-                "guard": at, "updates": {**ups, epc: to}}
+                "guard": at, "updates": {epc: to},
+                "each": (PAGE, lambda pg: {frees[pg]: ite(g_exit[pg], ite(frees[pg] == 0, 1, 2),  # type: ignore[index]
+                                                          frees[pg]),  # type: ignore[index]
+                                           g_exit[pg]: 0})}  # type: ignore[index]
     if stage == "REMOVE_VMAS":
         return {**common, "func": "remove_vma",
                 "file": "mm/vma.c" if form == "current" else MMAP,

@@ -327,8 +327,23 @@ class Encoder:
                 name = lhs.array
                 if name in new_arr:
                     raise NotIndexedError(f"action {a.name} assigns {name} twice")
+                d = self.t.vars[name].domain
+                ix = lhs.index
                 val = self._value(name, self.expr(rhs, s, {**env, q.name: qv}, 0, terms, fresh))
-                new_arr[name] = z3.Lambda(qs, val)
+                if isinstance(ix, Param) and ix.name == q.name and d == q.domain:
+                    new_arr[name] = z3.Lambda(qs, val)  # every element
+                elif d == self.prod and q.domain == self.t.family.p_dom and isinstance(ix, PageOf) \
+                        and isinstance(ix.inner, Param) and ix.inner.name == q.name \
+                        and q.name not in _param_names(ix.outer):
+                    # the pages of one VMA: page(v, q) for every entry q
+                    v = as_int(self.expr(ix.outer, s, env, 0, terms, fresh))
+                    x = self.fresh(self.t.family.k_dom, "each_")
+                    assert not isinstance(x, tuple) and not isinstance(qv, tuple)
+                    out.append(self.in_range(self.t.family.k_dom, v))
+                    new_arr[name] = z3.Lambda([x, qv], z3.If(x == v, val, z3.Select(s.arr[name], x, qv)))
+                else:
+                    raise NotIndexedError(f"action {a.name}: a broadcast writes {name} at an index "
+                                          "other than its element")
         for name in self.t.vars:
             if name in t.scal:
                 out.append(t.scal[name] == new_scal.get(name, s.scal[name]))
@@ -357,6 +372,20 @@ class Encoder:
                 rng = [self.in_range(p.domain, env[p.name]) for p in a.params]
                 out.append(z3.And(*rng, self.pred(a.guard, s, -1, terms, fresh, env)))
         return z3.Or(out) if out else z3.BoolVal(False)
+
+
+def _param_names(e: Expr) -> set[str]:
+    if isinstance(e, Param):
+        return {e.name}
+    if isinstance(e, Index):
+        return _param_names(e.index)
+    if isinstance(e, PageOf):
+        return _param_names(e.outer) | _param_names(e.inner)
+    if isinstance(e, Op):
+        return set().union(*(_param_names(a) for a in e.args))
+    if isinstance(e, Quant):
+        return _param_names(e.body)
+    return set()
 
 
 def pairs(vs: Sequence[z3.ArithRef], ps: Sequence[z3.ArithRef]) -> list[Term]:

@@ -1,12 +1,13 @@
 """Proofs for every number of VMAs and PTEs: the template, a quantified invariant, the property.
 
 A safety property (an invariant, or no deadlock) is proved for every K >= lo and P >= lo when:
-the model is one template over K and P (template.py: fitted, compared with the builds on a
-grid); every array index in it is an action parameter, page(v, p) of parameters, or a constant
-within range for every size (so no step can index out of range); Houdini keeps, from guesses read
-off small instances, a set of facts quantified over the VMAs and pages that Z3 shows holds
-initially and is kept by every step for symbolic K and P, with every variable within its type;
-and Z3 shows the property follows from it. Anything else is `unknown` with the reason.
+the model is one template over K and P (template.py: built once with K and P as symbols, and
+compared with the ordinary builds at a few sizes); every array index in it is an action
+parameter, page(v, p) of parameters, or a constant within range for every size (so no step can
+index out of range); Houdini keeps, from guesses read off small instances, a set of facts
+quantified over the VMAs and pages that Z3 shows holds initially and is kept by every step for
+symbolic K and P, with every variable within its type; and Z3 shows the property follows from
+it. Anything else is `unknown` with the reason.
 """
 
 from __future__ import annotations
@@ -46,9 +47,6 @@ class IndexedProver:
         fam = family_of(model)
         if fam is None:
             raise NotIndexedError(f"model {model.name} declares no ordered indices")
-        refused = getattr(model, "indexed_refused", None)
-        if refused:
-            raise NotIndexedError(refused)
         self.model, self.fam = model, fam
         self.per_property = timeout
         self.limits = limits or Limits()
@@ -60,11 +58,11 @@ class IndexedProver:
             return rebuild({**model.sizes, fam.k_size: k, fam.p_size: p})
         self.build = build
         try:
-            self.t: Template = read_template(fam, build)
+            self.t: Template = read_template(fam, rebuild, model.sizes)  # type: ignore[arg-type]
         except NotIndexedError:
             raise
-        except ModelError as e:  # a size of the grid the model refuses
-            raise NotIndexedError(f"the model cannot be built on the grid: {e}") from None
+        except ModelError as e:  # a size to compare at that the model refuses
+            raise NotIndexedError(f"the model cannot be built at a size it is compared at: {e}") from None
         self.enc = Encoder(self.t)
         check_indices(self.t, self.enc)
         self.feats = Features(self.t, self.enc)
@@ -79,14 +77,13 @@ class IndexedProver:
         return f"every {k} >= {lo[k]} and {p} >= {lo[p]}"
 
     def rests_on(self) -> str:
-        ks = sorted({k for k, _ in self.t.checked})
-        ps = sorted({p for _, p in self.t.checked})
-        return (f"the model's definition is one template over {self.fam.k_size} and {self.fam.p_size} "
-                f"(read from its builds, and equal to them at {self.fam.k_size} = {_span(ks)}, "
-                f"{self.fam.p_size} = {_span(ps)}: checked on that grid, assumed beyond it, since the "
-                "model's Python code is not built with the sizes as symbols); Z3, for symbolic sizes: "
-                "a set of facts quantified over the VMAs and pages holds initially, every step keeps "
-                "it and the types, and it implies the property")
+        k, p = self.fam.k_size, self.fam.p_size
+        at = ", ".join(f"{k}={a} {p}={b}" for a, b in self.t.checked)
+        return (f"the model's definition was built once with {k} and {p} as symbols (its Python code "
+                "never looked at them: every use of a size is inside the modeling language), so it is "
+                f"one definition for every size; it equals the ordinary builds at {at}; Z3, for "
+                "symbolic sizes: a set of facts quantified over the VMAs and pages holds initially, "
+                "every step keeps it and the types, and it implies the property")
 
     def timeout(self) -> float:
         left = self.deadline - time.perf_counter()
@@ -171,11 +168,6 @@ class IndexedProver:
         return Result(p.name, p.kind, "unknown", "indexed", seconds=time.perf_counter() - t0,
                       strength={"kind": "none"}, reason=f"no proof for every {self.fam.k_size} and "
                       f"{self.fam.p_size}: {why}")
-
-
-def _span(xs: list[int]) -> str:
-    return f"{xs[0]}..{xs[-1]}" if xs == list(range(xs[0], xs[-1] + 1)) and len(xs) > 2 else \
-        ", ".join(map(str, xs))
 
 
 def check_indices(t: Template, enc: Encoder) -> None:

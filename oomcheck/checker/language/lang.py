@@ -8,6 +8,7 @@ ends (Z3, Promela) without being rewritten.
 from __future__ import annotations
 
 import copy
+import inspect
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -271,6 +272,16 @@ class Size(Expr):
     name: str
 
 
+@dataclass(frozen=True, eq=False)
+class PageOf(Expr):
+    """An element of a product domain (a page: VMA v, entry p), numbered v*|inner| + p. Only a
+    model built with the inner size as a symbol has one (the language has no multiplication); a
+    build at a number writes the sum v + ... + v + p out (Model.element)."""
+
+    outer: Expr
+    inner: Expr
+
+
 def size_expr(x: object) -> bool:
     """Whether x is a closed integer expression over sizes (Size, constants, + and -)."""
     if isinstance(x, (Size, Const)):
@@ -354,6 +365,8 @@ def substitute(e: Expr, binding: Mapping[str, int]) -> Expr:
         return Op(e.op, tuple(substitute(a, binding) for a in e.args))
     if isinstance(e, Quant):
         return Quant(e.kind, e.domain, e.var, substitute(e.body, binding))
+    if isinstance(e, PageOf):
+        return PageOf(substitute(e.outer, binding), substitute(e.inner, binding))
     return e
 
 
@@ -367,6 +380,8 @@ def substitute_size(e: Expr, size: str, n: int) -> Expr:
         return Op(e.op, tuple(substitute_size(a, size, n) for a in e.args))
     if isinstance(e, Quant):
         return Quant(e.kind, e.domain, e.var, substitute_size(e.body, size, n))
+    if isinstance(e, PageOf):
+        return PageOf(substitute_size(e.outer, size, n), substitute_size(e.inner, size, n))
     return e
 
 
@@ -477,7 +492,8 @@ class Model:
     rebuild: Callable[[dict[str, int]], Model] | None = None
     # For proofs over every number of ordered indices (VMAs, PTEs): an indexed.IndexedFamily.
     indexed: object | None = None
-    indexed_refused: str | None = None  # why the indexed engine must not read this model
+    # product domains: name -> (outer, inner); element (o, i) is numbered o * |inner| + i
+    products: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     # -- declarations --------------------------------------------------------------------
 
@@ -491,6 +507,33 @@ class Model:
             raise ModelError(f"domain {name} must have at least one element, got {size}")
         self.domains[name] = size  # type: ignore[assignment]
         return name
+
+    def product(self, name: str, outer: str, inner: str) -> str:
+        """A domain of pairs (one page per VMA and PTE index), numbered o * |inner| + i. With a
+        size symbol on either side its size is kept as the product, for the indexed engine."""
+        for d in (outer, inner):
+            if d not in self.domains:
+                raise ModelError(f"domain {name}: unknown domain {d}")
+        so, si = self.domains[outer], self.domains[inner]
+        if isinstance(so, int) and isinstance(si, int):
+            self.domains[name] = so * si
+        else:
+            self.domains[name] = Op("*", (lift(so), lift(si)))  # type: ignore[assignment]
+        self.products[name] = (outer, inner)
+        return name
+
+    def element(self, name: str, o: Operand, i: Operand) -> Expr:
+        """The index of pair (o, i) of product domain `name`: o + ... + o (|inner| times) + i, or
+        page(o, i) when |inner| is a symbol."""
+        if name not in self.products:
+            raise ModelError(f"{name} is not a product domain")
+        n = self.domains[self.products[name][1]]
+        if not isinstance(n, int):
+            return PageOf(lift(o), lift(i))
+        out = lift(o)
+        for _ in range(n - 1):
+            out = out + o
+        return out + i
 
     def var(self, name: str, type: Type, init: InitSpec, doc: str = "") -> Var:
         self._new_name(name)
@@ -544,7 +587,7 @@ class Model:
         actor: str,
         guard: Callable[..., Operand] | Operand = True,
         updates: Callable[..., Mapping] | Mapping | None = None,
-        each: tuple[str, Callable[[Param], Mapping]] | None = None,
+        each: tuple[str, Callable[..., Mapping]] | None = None,
         fair: bool = True,
     ) -> Action:
         ps = []
@@ -561,7 +604,9 @@ class Model:
             if dom not in self.domains:
                 raise ModelError(f"action {name}: each over unknown domain {dom}")
             q = Param(f"_{dom}{next(_fresh)}", dom)
-            broadcast = ((q, self._updates(name, body(q))),)
+            # the body sees the element, then the action's parameters if it takes them
+            takes = len(inspect.signature(body).parameters)
+            broadcast = ((q, self._updates(name, body(q, *ps) if takes > 1 else body(q))),)
         if not file or not func:
             raise ModelError(f"action {name}: every step must name its kernel file and function")
         return Action(name, func, file, step, tuple(ps), g, ups, actor, fair, broadcast)
@@ -618,6 +663,7 @@ class Model:
         m.actor_names = dict(self.actor_names)
         m.knobs = dict(self.knobs)
         m.helpers = dict(self.helpers)
+        m.products = dict(self.products)
         m.variant = variant or self.variant
         m.provenance = provenance or self.provenance
         return m

@@ -36,6 +36,7 @@ from oomcheck.checker.language.lang import (
     Model,
     ModelError,
     Op,
+    PageOf,
     Param,
     Property,
     Quant,
@@ -127,6 +128,8 @@ class Printer:
             return self._name(e)
         if isinstance(e, Index):
             return f"{e.array}[{self.show(e.index)}]"
+        if isinstance(e, PageOf):
+            return f"page({self.show(e.outer)}, {self.show(e.inner)})"
         if isinstance(e, Op):
             a = [self.show(x) for x in e.args]
             if e.op == "not" and len(a) == 1:
@@ -155,6 +158,9 @@ def _params(e: Expr) -> Iterator[Param]:
             yield from _params(a)
     elif isinstance(e, Quant):
         yield from _params(e.body)
+    elif isinstance(e, PageOf):
+        yield from _params(e.outer)
+        yield from _params(e.inner)
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,6 +196,10 @@ class _Checker:
             self.check(e.index, INT_T, f"the index of {e.array} must be an int")
             return of_decl(d.type)
         if isinstance(e, Size):
+            return INT_T
+        if isinstance(e, PageOf):
+            self.check(e.outer, INT_T, "page(v, p) takes whole numbers")
+            self.check(e.inner, INT_T, "page(v, p) takes whole numbers")
             return INT_T
         if isinstance(e, Param):
             if e.domain not in self.model.domains:

@@ -17,15 +17,12 @@ and a thread's locals have finite types.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import z3
 
-from oomcheck.checker.language.compile import const_value
 from oomcheck.checker.language.lang import (
     Action,
     BoolType,
@@ -41,8 +38,6 @@ from oomcheck.checker.language.lang import (
     Size,
     SymbolicBuild,
     Var,
-    size_expr,
-    substitute_size,
     symbolic_build,
 )
 from oomcheck.checker.symbolic.encode import apply_op, as_bool, as_int
@@ -551,94 +546,6 @@ def _check_types(cs: CounterSystem) -> None:
                          "outside its type")
     if r != z3.unsat:
         raise ModelError(f"cannot show the initial states are within their types: {sol.reason_unknown()}")
-
-
-def instantiate(m: Model, size: Size, n: int) -> Model:
-    """The symbolic model with the size replaced by n: what the builder must give at size n."""
-    out = m.derive()
-    out.sizes = {k: (n if isinstance(v, Size) else v) for k, v in m.sizes.items()}
-    out.domains = {k: (n if isinstance(v, Expr) else v) for k, v in m.domains.items()}
-    sub = lambda e: substitute_size(e, size.name, n)  # noqa: E731
-    for name, d in m.vars.items():
-        t = d.type
-        if isinstance(t, IntType) and t.symbolic:
-            t = IntType(_fold(sub(t.lo)), _fold(sub(t.hi)))
-        out.vars[name] = dataclasses.replace(d, type=t, init=_subst_init(d.init, sub))
-    out.actions = [dataclasses.replace(
-        a, guard=sub(a.guard),
-        updates=tuple((sub(lhs), sub(rhs)) for lhs, rhs in a.updates),
-        each=tuple((q, tuple((sub(lhs), sub(rhs)) for lhs, rhs in ups)) for q, ups in a.each))
-        for a in m.actions]
-    out.init_constraints = [sub(c) for c in m.init_constraints]
-    out.final = sub(m.final)
-    out.properties = {k: dataclasses.replace(p, expr=None if p.expr is None else sub(p.expr),
-                                             pre=None if p.pre is None else sub(p.pre))
-                      for k, p in m.properties.items()}
-    return out
-
-
-def _fold_all(x: object) -> object:
-    """Constant arithmetic folded, as Python folds it when the size is a number: `n - 1` built
-    at n = 3 is the constant 2 on one side and 3 - 1 on the other."""
-    if isinstance(x, tuple):
-        return tuple(_fold_all(v) for v in x)
-    if isinstance(x, Index):
-        return Index(x.array, _fold_all(x.index))  # type: ignore[arg-type]
-    if isinstance(x, Quant):
-        return Quant(x.kind, x.domain, x.var, _fold_all(x.body))  # type: ignore[arg-type]
-    if isinstance(x, Op):
-        args = tuple(_fold_all(a) for a in x.args)
-        if x.op in ("+", "-") and all(isinstance(a, Const) and a.type is None for a in args):
-            a, b = (c.value for c in args)  # type: ignore[union-attr]
-            return Const(a + b if x.op == "+" else a - b)
-        return Op(x.op, args)  # type: ignore[arg-type]
-    return x
-
-
-def _fold(e: object) -> object:
-    if isinstance(e, Expr) and size_expr(e):
-        v = const_value(e, {})
-        return e if v is None else v
-    return e
-
-
-def _subst_init(spec: object, sub: Callable[[Expr], Expr]) -> object:
-    def one(v: object) -> object:
-        return _fold(sub(v)) if isinstance(v, Expr) and size_expr(v) else v
-
-    if callable(spec):
-        return lambda i: _subst_init(spec(i), sub)
-    if isinstance(spec, (tuple, list)):
-        return type(spec)(one(v) for v in spec)
-    return one(spec)
-
-
-def definition(m: Model) -> list[str]:
-    """The model's definition as text, blind to generated parameter names: two builds of one
-    variant at one size must give the same list."""
-    names: dict[str, str] = {}
-
-    def ren(match: re.Match) -> str:
-        return names.setdefault(match.group(0), f"_q{len(names)}")
-
-    def show(x: object) -> str:
-        return re.sub(r"_[A-Za-z]+\d+", ren, repr(_fold_all(x)))
-
-    out = [f"domain {k} = {v}" for k, v in m.domains.items()]
-    for name, d in m.vars.items():
-        dom = "" if d.domain is None else f"[{d.domain}]"
-        out.append(f"var {name}{dom}: {d.type}")
-    out += [f"init {m.slot_name(name, i)} = {ch}"
-            for (name, i, _), ch in zip(m.slots(), m.init_choices(), strict=True)]
-    out += [f"init constraint {show(c)}" for c in m.init_constraints]
-    out.append(f"final {show(m.final)}")
-    out.append(f"actors {sorted(m.actor_names.items())}")
-    for a in m.actions:
-        out.append(f"action {a.name}\n{a.func} {a.file} {a.actor} {a.fair} "
-                   f"{show(a.params)} {show(a.guard)} {show(a.updates)} {show(a.each)}")
-    for p in m.properties.values():
-        out.append(f"property {p.name}\n{p.kind} {show(p.expr)} {show(p.pre)}")
-    return out
 
 
 def _prune(cs: CounterSystem) -> None:

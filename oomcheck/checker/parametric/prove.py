@@ -17,12 +17,11 @@ import z3
 
 from oomcheck.checker.explicit.search import Limits, check_explicit
 from oomcheck.checker.language.lang import TRUE, Model, ModelError, Property, Size, symbolic_build
+from oomcheck.checker.language.sizes import definition, instantiate
 from oomcheck.checker.parametric.counters import (
     CounterSystem,
     NotSymmetricError,
-    definition,
     from_symbolic,
-    instantiate,
 )
 from oomcheck.checker.parametric.generalise import generalise
 from oomcheck.checker.parametric.houdini import (
@@ -80,7 +79,7 @@ def counter_system(model: Model) -> tuple[CounterSystem, Family, Callable[[int],
         raise NotSymmetricError(f"the model cannot be built with {fam.size} as a symbol: {why}")
     cs = from_symbolic(symbolic, sym, fam.domain, fam.lo)
     for n in (fam.lo, fam.lo + 1):
-        want, got = definition(build(n)), definition(instantiate(symbolic, sym, n))
+        want, got = definition(build(n)), definition(instantiate(symbolic, {fam.size: n}))
         if want != got:
             what = next((a.split("\n", 1)[0] for a, b in zip(want, got, strict=False) if a != b),
                         "the list of declarations")
