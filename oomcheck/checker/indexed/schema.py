@@ -218,15 +218,14 @@ def initial(sch: Schema, c: Concrete, t: Template) -> int:
     return s
 
 
-def binding(sch: Schema, c: Concrete, a_params: Mapping[str, str], st: SStep,
-            env: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
+def binding(c: Concrete, st: SStep, env: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
+    """The step's parameter values at c's size (a page as v*P + p)."""
     out = []
     for name, a in st.args:
         if isinstance(a, tuple):
             out.append((name, int(a[0].at(env)) * c.p + int(a[1].at(env))))  # type: ignore[call-overload]
         else:
             out.append((name, int(a.at(env))))  # type: ignore[call-overload]
-    del a_params
     return tuple(out)
 
 
@@ -270,8 +269,7 @@ def _run(sch: Schema, c: Concrete, t: Template, items: list[Item], s: int, env: 
          out: Replay) -> int:
     for it in items:
         if isinstance(it, SStep):
-            params = {p.name: p.domain for p in t.action(it.action).params}
-            key = (it.action, binding(sch, c, params, it, env))
+            key = (it.action, binding(c, it, env))
             aid = c.by_key.get(key)
             if aid is None:
                 raise _StuckError(f"{it.show()} at {env}: no such instance")
@@ -335,8 +333,7 @@ def repaired(sch: Schema, c: Concrete, t: Template, base: list[SStep], prop: Pro
     env = {"K": c.k, "P": c.p}
     aids: list[int] = []
     for st in base:
-        params = {p.name: p.domain for p in t.action(st.action).params}
-        aid = c.by_key.get((st.action, binding(sch, c, params, st, env)))
+        aid = c.by_key.get((st.action, binding(c, st, env)))
         if aid is None:
             return f"{st.show()}: no such instance"
         try:
@@ -352,10 +349,11 @@ def repaired(sch: Schema, c: Concrete, t: Template, base: list[SStep], prop: Pro
         s = c.succ(s)[aid]
     if not c.violated(s, c.model.properties[prop.name]):
         return f"at {c.k}x{c.p} the last state does not violate {prop.name}"
-    return [token(sch, c, t, aid) for aid in aids]
+    return [token(sch, c, aid) for aid in aids]
 
 
-def token(sch: Schema, c: Concrete, t: Template, aid: int) -> Tok:
+def token(sch: Schema, c: Concrete, aid: int) -> Tok:
+    """An instance with each index classified: ("a", base index) or ("g", offset among the new)."""
     inst = c.comp.instances[aid]
     doms = {p.name: p.domain for p in inst.action.params}
     args = []
@@ -369,7 +367,6 @@ def token(sch: Schema, c: Concrete, t: Template, aid: int) -> Tok:
             args.append((name, ("KP", classify(sch, "K", x // c.p, c.k), classify(sch, "P", x % c.p, c.p))))
         else:
             args.append((name, ("c", x)))
-    del t
     return (inst.action.name, tuple(args))
 
 
