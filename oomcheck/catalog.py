@@ -383,8 +383,9 @@ def build_variant(variant: Variant, sizes: dict[str, int], knobs: dict[str, str]
     if spec.indexed is not None:
         m.indexed = spec.indexed
         # the indexed engine builds the variant with the sizes as symbols, and at the sizes it
-        # compares that build with (raised maxima: they bound exhaustive checking only)
-        most = max(max(max(c) for c in spec.indexed.checks), max_size or 0)
+        # compares that build with, and at the sizes a violation is replayed at for every size
+        # (indexed/violate.py; raised maxima: they bound exhaustive checking only)
+        most = max(max(max(c) for c in spec.indexed.checks), 8, max_size or 0)
         m.rebuild = lambda sizes: build_variant(variant, sizes, knobs, catalog, most, _depth)
     return m
 

@@ -10,7 +10,7 @@ import z3
 from oomcheck.checker.explicit.search import Limits, ProgressFn, check_explicit, peak_rss_mb
 from oomcheck.checker.indexed.prove import IndexedProver, check_indexed, family_of
 from oomcheck.checker.indexed.prove import prove_one as prove_indexed
-from oomcheck.checker.indexed.violate import smallest_violation
+from oomcheck.checker.indexed.violate import smallest_violation, with_every
 from oomcheck.checker.language.lang import Expr, Model, ModelError, Property
 from oomcheck.checker.parametric.prove import Prover, check_parametric, prove_one, violation_for_all
 from oomcheck.checker.symbolic.bmc import bmc_liveness, bmc_safety
@@ -133,7 +133,8 @@ def _auto(model: Model, props: list[Property], opts: Options) -> list[Result]:
                         break
             if r.verdict == "violated" and family_of(model) is not None:
                 small = smallest_violation(model, family_of(model), p, opts.limits)  # type: ignore[arg-type]
-                r = small or r
+                if small is not None:
+                    r = with_every(iprover, p, small, opts.limits, iwhy_not)
             if r.verdict == "violated" and prover is not None:
                 every = violation_for_all(prover, p, opts.limits)
                 if every is not None:

@@ -101,7 +101,7 @@ def strength_text(r: Result) -> str:
         else:
             text = f"explicit, {sizes}, search incomplete"
         if "every" in s:
-            text += f"; and {r.verdict} for {s['every']} (parametric)"
+            text += f"; and {r.verdict} for {s['every']} ({s.get('every_by', 'parametric')})"
         sym = s.get("symmetry", "")
         if sym and not sym.startswith("not used"):
             text += f"; symmetry: {sym}, one state stored per orbit"
@@ -137,7 +137,7 @@ def result_text(r: Result, with_trace: bool = True) -> str:
         line += "\n" + assumptions_text(r.assumptions)  # type: ignore[attr-defined]
     inv = getattr(r, "invariant", "")
     if inv:
-        head = "the proof" if r.engine in ("parametric", "indexed") else \
+        head = "the proof" if r.engine in ("parametric", "indexed") or "every" in r.strength else \
             "inductive invariant found (besides every variable within its type)"
         line += f"\n  {head}:\n" + textwrap.indent(inv, "    ")
     if with_trace and r.trace is not None:

@@ -292,6 +292,20 @@ class Encoder:
         """Action a with its parameters bound by env: guard in s, t = s updated (simultaneous)."""
         out = [self.in_range(p.domain, env[p.name]) for p in a.params]
         out.append(self.pred(a.guard, s, 1, terms, fresh, env))
+        conds, new = self.apply(a, s, env, terms, fresh)
+        out += conds
+        for name in self.t.vars:
+            if name in t.scal:
+                out.append(t.scal[name] == new.scal[name])
+            else:
+                out.append(t.arr[name] == new.arr[name])
+        return z3.And(out)
+
+    def apply(self, a: TAction, s: State, env: dict[str, Term], terms: Terms,
+              fresh: list[z3.BoolRef]) -> tuple[list[z3.BoolRef], State]:
+        """The state after a's updates (without its guard), as terms over s, and the conditions
+        that every index it writes at is in range. Unchanged variables keep s's terms."""
+        out: list[z3.BoolRef] = []
         new_scal: dict[str, z3.ArithRef] = {}
         new_arr: dict[str, z3.ExprRef] = {}
         for lhs, rhs in a.updates:
@@ -344,12 +358,8 @@ class Encoder:
                 else:
                     raise NotIndexedError(f"action {a.name}: a broadcast writes {name} at an index "
                                           "other than its element")
-        for name in self.t.vars:
-            if name in t.scal:
-                out.append(t.scal[name] == new_scal.get(name, s.scal[name]))
-            else:
-                out.append(t.arr[name] == new_arr.get(name, s.arr[name]))
-        return z3.And(out)
+        return out, State({n: new_scal.get(n, x) for n, x in s.scal.items()},
+                          {n: new_arr.get(n, x) for n, x in s.arr.items()}, f"{s.tag}+{a.name}")
 
     def _value(self, name: str, v: z3.ExprRef) -> z3.ArithRef:
         return as_int(as_bool(v)) if isinstance(self.t.vars[name].type, BoolType) else as_int(v)

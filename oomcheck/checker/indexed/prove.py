@@ -29,6 +29,7 @@ from oomcheck.checker.indexed.template import (
     read_template,
 )
 from oomcheck.checker.indexed.views import Features, guesses, linear_guesses, sample
+from oomcheck.checker.indexed.violate import violated_for_every
 from oomcheck.checker.language.lang import Const, Expr, Index, Model, ModelError, Op, Param, Property, Quant
 from oomcheck.checker.trace import Result
 
@@ -77,13 +78,17 @@ class IndexedProver:
         return f"every {k} >= {lo[k]} and {p} >= {lo[p]}"
 
     def rests_on(self) -> str:
+        return (f"{self.template_rests_on()}; Z3, for symbolic sizes: a set of facts quantified over "
+                "the VMAs and pages holds initially, every step keeps it and the types, and it implies "
+                "the property")
+
+    def template_rests_on(self) -> str:
+        """What reading the model as one definition for every size rests on."""
         k, p = self.fam.k_size, self.fam.p_size
         at = ", ".join(f"{k}={a} {p}={b}" for a, b in self.t.checked)
         return (f"the model's definition was built once with {k} and {p} as symbols (its Python code "
                 "never looked at them: every use of a size is inside the modeling language), so it is "
-                f"one definition for every size; it equals the ordinary builds at {at}; Z3, for "
-                "symbolic sizes: a set of facts quantified over the VMAs and pages holds initially, "
-                "every step keeps it and the types, and it implies the property")
+                f"one definition for every size; it equals the ordinary builds at {at}")
 
     def timeout(self) -> float:
         left = self.deadline - time.perf_counter()
@@ -235,13 +240,20 @@ def _index_ok(t: Template, enc: Encoder, array: str, d: str, idx: Expr, bound: d
 
 def check_indexed(model: Model, props: list[Property], timeout: float,
                   limits: Limits | None = None) -> list[Result]:
-    """`--engine indexed`: each property proved for every K and P, or unknown with the reason."""
+    """`--engine indexed`: each property proved for every K and P, or violated for every K and P
+    (violate.py), or unknown with the reason."""
     try:
         prover = IndexedProver(model, timeout, limits)
     except ModelError as e:
         return [Result(p.name, p.kind, "unknown", "indexed", strength={"kind": "none"},
                        reason=f"not indexed: {e}") for p in props]
-    return [prove_one(prover, p, props) for p in props]
+    out = []
+    for p in props:
+        r = prove_one(prover, p, props)
+        if r.verdict == "unknown":
+            r = violated_for_every(prover, p, prover.limits) or r
+        out.append(r)
+    return out
 
 
 def prove_one(prover: IndexedProver, p: Property, props: list[Property]) -> Result:
