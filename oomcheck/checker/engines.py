@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 import z3
 
 from oomcheck.checker.explicit.search import Limits, ProgressFn, check_explicit, peak_rss_mb
-from oomcheck.checker.indexed.prove import IndexedProver, check_indexed, family_of
+from oomcheck.checker.indexed.prove import IndexedProver, check_indexed, family_of, violated_at_lo
 from oomcheck.checker.indexed.prove import prove_one as prove_indexed
 from oomcheck.checker.indexed.violate import smallest_violation, with_every
 from oomcheck.checker.language.lang import Expr, Model, ModelError, Property
@@ -103,6 +103,8 @@ def _auto(model: Model, props: list[Property], opts: Options) -> list[Result]:
         if prover is not None:
             r = prove_one(prover, p, props)
         elif iprover is not None and not p.is_liveness:
+            if violated_at_lo(iprover, p):
+                continue  # the explicit search below finds it; the violation is shown for every size
             r = prove_indexed(iprover, p, props)
         else:
             continue

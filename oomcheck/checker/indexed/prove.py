@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import z3
 
-from oomcheck.checker.explicit.search import Limits
+from oomcheck.checker.explicit.search import Limits, check_explicit
 from oomcheck.checker.indexed.encode import Encoder
 from oomcheck.checker.indexed.houdini import Cand, NoProofError, Query, houdini, implies_goal
 from oomcheck.checker.indexed.template import (
@@ -249,11 +249,25 @@ def check_indexed(model: Model, props: list[Property], timeout: float,
                        reason=f"not indexed: {e}") for p in props]
     out = []
     for p in props:
-        r = prove_one(prover, p, props)
-        if r.verdict == "unknown":
-            r = violated_for_every(prover, p, prover.limits) or r
+        # violated at the smallest size: no invariant can prove it, so go straight to the violation
+        r = None if violated_at_lo(prover, p) else prove_one(prover, p, props)
+        if r is None or r.verdict == "unknown":
+            r = violated_for_every(prover, p, prover.limits) or r or prover.unknown(
+                p, "violated at the smallest size, and not shown for every size", time.perf_counter())
         out.append(r)
     return out
+
+
+def violated_at_lo(prover: IndexedProver, p: Property) -> bool:
+    """A counterexample at the smallest size: no invariant can prove p for every size, so a
+    caller skips the search for one (minutes of Houdini, for nothing)."""
+    if p.is_liveness:
+        return False
+    lo = prover.t.lo
+    small = prover.build(lo[prover.fam.k_size], lo[prover.fam.p_size])
+    lim = Limits(prover.limits.max_states, min(prover.limits.max_seconds, 60.0),
+                 prover.limits.max_memory_mb)
+    return check_explicit(small, [small.properties[p.name]], lim)[0].verdict == "violated"
 
 
 def prove_one(prover: IndexedProver, p: Property, props: list[Property]) -> Result:
