@@ -1,5 +1,5 @@
 """Violations for every number of VMAs and PTEs (checker/indexed/violate.py, schema.py,
-symexec.py): the reaper's two bugs of issue 11, a toy walker whose violation exists only for small
+symexec.py): the reaper's two bugs shown for every size (zap-without-ptl, reverse-mas-prev), a toy walker whose violation exists only for small
 K (never claimed for every K), model errors at bigger sizes, refused mutants of a found schema,
 and every schema instance at a bigger size replayed by the reference interpreter."""
 
@@ -106,7 +106,7 @@ def interp_replays(m: Model, sch: Schema, prover: IndexedProver, prop: str, k: i
         assert all(not evaluate(built, i.guard, state) for i in insts)
 
 
-# ---- the reaper: issue 11 -----------------------------------------------------------------------
+# ---- the reaper ----------------------------------------------------------------------------------
 
 REAPER = [("zap-without-ptl", {}, "no-double-free"), ("zap-without-ptl", {}, "all-freed"),
           ("reverse-mas-prev", {"top_vma": "yes"}, "reaper-coverage")]

@@ -78,7 +78,7 @@ Abstractions, and why they are sound for the properties checked:
 - Ghost variables: `seen_*` (how often a reaper's iterator returned each VMA in the current pass),
   `frees` (per page, saturating at 2), `uaf` (first access to a freed VMA or PTE table).
 
-Other page-table changers (issue 11; every knob off by default, and then the model is the one
+Other page-table changers (every knob off by default, and then the model is the one
 above). With `victim_thread`, `khugepaged` or `thp` on, each VMA has its own PMD entry `pmd[v]`
 (TABLE, NONE, HUGE) and PTE table `pte_table[v]` (LIVE; RCU: out of the PMD, freed after a grace
 period; FREED), and every zapper's pte_offset_map_lock is two steps, as in __pte_offset_map_lock
