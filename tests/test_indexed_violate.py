@@ -1,7 +1,8 @@
 """Violations for every number of VMAs and PTEs (checker/indexed/violate.py, schema.py,
-symexec.py): the reaper's two bugs shown for every size (zap-without-ptl, reverse-mas-prev), a toy walker whose violation exists only for small
-K (never claimed for every K), model errors at bigger sizes, refused mutants of a found schema,
-and every schema instance at a bigger size replayed by the reference interpreter."""
+symexec.py): the reaper's two bugs shown for every size (zap-without-ptl, reverse-mas-prev), a
+toy walker whose violation exists only for small K (never claimed for every K), model errors at
+bigger sizes, refused mutants of a found schema, and every schema instance at a bigger size
+replayed by the reference interpreter."""
 
 from __future__ import annotations
 
