@@ -1,7 +1,7 @@
 """The indexed engine (proofs for every number of VMAs and PTEs) on every reaper catalog row.
 
     .venv/bin/python bench/indexed.py                     every [[expect]] row, its holds properties
-    .venv/bin/python bench/indexed.py --variant reverse --timeout 120
+    .venv/bin/python bench/indexed.py --variant reverse --timeout 120 --max-seconds 600
 
 For each (variant, knobs) row of spec/reaper.toml and each safety property the row expects to
 hold, the cell is `proved` (for every vmas >= 1 and ptes >= 1) or `?` with the first words of the
@@ -31,6 +31,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--variant", action="append", help="only these variants (repeatable)")
     ap.add_argument("--timeout", type=float, default=120.0, help="Z3 seconds per question")
+    ap.add_argument("--max-seconds", type=float, default=300.0, help="seconds per row")
     args = ap.parse_args()
     cat = catalog_for("reaper")
     rows: dict[tuple, dict[str, str]] = {}
@@ -44,7 +45,7 @@ def main() -> int:
         props = [p for p in PROPS if verdicts.get(p) in ("holds", "violated")]
         m = build_variant(resolve_variant(cat, variant), {"vmas": 2, "ptes": 1}, dict(knobs), cat)
         t0 = time.perf_counter()
-        rs = check_indexed(m, m.select(props), args.timeout, Limits(max_seconds=600))
+        rs = check_indexed(m, m.select(props), args.timeout, Limits(max_seconds=args.max_seconds))
         cells = []
         for r in rs:
             want = verdicts[r.property]
