@@ -103,7 +103,8 @@ def spin_cells(model: Model, row: Row, our_states: int | None, timeout: float,
                opt: str, extra: tuple[str, ...]) -> list[Cell]:
     props = model.select([row.prop])
     pml = to_promela(model, props)
-    # hash table: 2^w slots, about twice the states; DFS stack: grown tenfold if pan says so
+    # hash table: 2^w slots, about twice the states (SPIN's own count, once known); DFS stack:
+    # grown tenfold if pan says so
     w = 22 if not our_states else min(30, max(18, math.ceil(math.log2(our_states)) + 1))
     out = []
     for reduce in (True, False):
@@ -112,12 +113,20 @@ def spin_cells(model: Model, row: Row, our_states: int | None, timeout: float,
                             extra_cflags=extra)
             depth = 1_000_000
             compile_s = 0.0
+            # our count may be symmetry-reduced and SPIN's is not: a table sized from ours would
+            # overflow into long chains. Start large, then run again with the table sized for
+            # SPIN's own count, so that its time and peak memory are what a SPIN user would get.
+            bits = max(w, 26)
             while True:
-                r = s.check(row.prop, max_depth=depth, hash_bits=w)
+                r = s.check(row.prop, max_depth=depth, hash_bits=bits)
                 compile_s += r.compile_seconds
-                if "max search depth too small" not in r.reason or depth >= 100_000_000:
+                fit = min(30, max(18, math.ceil(math.log2(r.states)) + 1)) if r.states else bits
+                if "max search depth too small" in r.reason and depth < 100_000_000:
+                    depth *= 10
+                elif fit != bits and (fit > bits or r.verdict != "unknown"):
+                    bits = fit
+                else:
                     break
-                depth *= 10
             shown = [f for f in r.cflags if not f.startswith(("-DMEMLIM", "-DNFAIR"))]
             flags = " ".join([opt, *shown, *r.args])
             verdict = r.verdict + (f" ({r.reason[:60]})" if r.reason and r.verdict != "violated"
