@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from math import lcm
+from math import gcd, lcm
 
 import z3
 
@@ -308,24 +308,30 @@ def _bounds(voc: Vocabulary, a, states: list[Sample], feats: dict, names: list[s
 
 
 def _equations(rows: list[list[int]]) -> list[list[int]]:
-    """Integer bases of the affine equations every row satisfies: c0 + c . row == 0."""
+    """Integer bases of the affine equations every row satisfies: c0 + c . row == 0.
+
+    Gaussian elimination over the integers: each basis row is kept as an integer multiple of
+    the reduced row (pivot 1) rational elimination would hold, so the zero pattern, hence the
+    pivots and the basis returned, are the rational method's; Fractions only at the end."""
     vecs = {tuple([1, *r]) for r in rows}
-    basis: list[list[Fraction]] = []  # reduced row echelon form of the span
+    basis: list[list[int]] = []  # a reduced echelon form of the span, each row scaled
     pivots: list[int] = []
     for v in vecs:
-        w = [Fraction(x) for x in v]
+        w = list(v)
         for b, p in zip(basis, pivots, strict=True):
-            if w[p]:
-                f = w[p]
-                w = [x - f * y for x, y in zip(w, b, strict=True)]
+            wp = w[p]
+            if wp:
+                bp = b[p]
+                w = [x * bp - wp * y for x, y in zip(w, b, strict=True)]
         p = next((i for i, x in enumerate(w) if x), None)
         if p is None:
             continue
-        w = [x / w[p] for x in w]
+        w = _primitive(w)
         for k, b in enumerate(basis):
-            if b[p]:
-                f = b[p]
-                basis[k] = [x - f * y for x, y in zip(b, w, strict=True)]
+            bp = b[p]
+            if bp:
+                wp = w[p]
+                basis[k] = _primitive([x * wp - bp * y for x, y in zip(b, w, strict=True)])
         basis.append(w)
         pivots.append(p)
         if len(basis) == len(w):
@@ -337,10 +343,16 @@ def _equations(rows: list[list[int]]) -> list[list[int]]:
         sol = [Fraction(0)] * dim
         sol[f] = Fraction(1)
         for b, p in zip(basis, pivots, strict=True):
-            sol[p] = -b[f]
+            sol[p] = -Fraction(b[f], b[p])
         den = lcm(*[x.denominator for x in sol])
         out.append([int(x * den) for x in sol])
     return out
+
+
+def _primitive(w: list[int]) -> list[int]:
+    """w divided by the gcd of its entries (the same row, with small integers)."""
+    g = gcd(*w)
+    return [x // g for x in w] if g > 1 else w
 
 
 # --------------------------------------------------------------------------------------------
