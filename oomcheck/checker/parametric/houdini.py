@@ -380,49 +380,60 @@ class NoProofError(ModelError):
 
 
 def houdini(cs: CounterSystem, lemmas: list[Lemma], timeout: float) -> Invariant:
-    """The largest subset of lemmas that holds initially and that every step preserves."""
+    """The largest subset of lemmas that holds initially and that every step preserves.
+
+    That subset is unique (the union of two inductive subsets is inductive), and a lemma is
+    only dropped when a step from a state where every live lemma holds breaks it, so no lemma
+    of it is ever dropped. One literal per lemma switches it on as hypothesis and as goal at
+    once: a query sees the live set on both sides, the solver keeps what it learnt between
+    queries, and the one unsat answer, on the last live set, is the only long query."""
     t0 = time.perf_counter()
     live = list(lemmas)
     s, t = cs.fresh("s"), cs.fresh("t")
-    at = {id(s): {id(lm): lm.z3(s) for lm in lemmas}, id(t): {id(lm): lm.z3(t) for lm in lemmas}}
+    at_s = {id(lm): lm.z3(s) for lm in lemmas}
     rounds = 0
 
-    def check(sol: z3.Solver, st: CState, pre: list[z3.BoolRef]) -> bool:
-        """Drop the lemmas a model of sol falsifies in st; False when none can be falsified."""
-        nonlocal live, rounds
-        while True:
-            rounds += 1
-            left = timeout - (time.perf_counter() - t0)
-            if left <= 0:
-                raise NoProofError("Houdini ran out of time")
-            sol.set("timeout", max(1, int(left * 1000)))
-            sol.push()
-            for p in pre:
-                sol.add(p)
-            sol.add(z3.Or([z3.Not(at[id(st)][id(lm)]) for lm in live]))
-            r = sol.check()
-            if r == z3.unsat:
-                sol.pop()
-                return False
-            if r != z3.sat:
-                sol.pop()
-                raise NoProofError(f"Z3 answered {r} ({sol.reason_unknown()})")
-            mdl = sol.model()
-            sol.pop()
-            keep = [lm for lm in live
-                    if z3.is_true(mdl.eval(at[id(st)][id(lm)], model_completion=True))]
-            live = keep
+    def answer(sol: z3.Solver, *assumptions: z3.BoolRef) -> z3.ModelRef | None:
+        """A model of sol (None when unsat), within what is left of the timeout."""
+        nonlocal rounds
+        rounds += 1
+        left = timeout - (time.perf_counter() - t0)
+        if left <= 0:
+            raise NoProofError("Houdini ran out of time")
+        sol.set("timeout", max(1, int(left * 1000)))
+        r = sol.check(*assumptions)
+        if r == z3.unsat:
+            return None
+        if r != z3.sat:
+            raise NoProofError(f"Z3 answered {r} ({sol.reason_unknown()})")
+        return sol.model()
 
     base = z3.Solver()
     base.add(cs.init(s))
-    check(base, s, [])
+    while live:  # drop what some initial state breaks
+        base.push()
+        base.add(z3.Or([z3.Not(at_s[id(lm)]) for lm in live]))
+        mdl = answer(base)
+        base.pop()
+        if mdl is None:
+            break
+        live = [lm for lm in live if z3.is_true(mdl.eval(at_s[id(lm)], model_completion=True))]
     step = z3.Solver()
     step.add(cs.well_formed(s), cs.trans(s, t))
-    while True:
-        before = len(live)
-        check(step, t, [at[id(s)][id(lm)] for lm in live])
-        if len(live) == before:
+    on = [z3.Bool(f"houdini{j}") for j in range(len(lemmas))]
+    at_t = []
+    for b, lm in zip(on, lemmas, strict=True):
+        step.add(z3.Implies(b, at_s[id(lm)]))
+        at_t.append(lm.z3(t))
+    step.add(z3.Or([z3.And(b, z3.Not(x)) for b, x in zip(on, at_t, strict=True)]))
+    while live:  # drop what a step from a state of the live set breaks
+        alive = {id(lm) for lm in live}
+        mdl = answer(step, *[b if id(lm) in alive else z3.Not(b)
+                             for b, lm in zip(on, lemmas, strict=True)])
+        if mdl is None:
             break
+        live = [lm for lm, x in zip(lemmas, at_t, strict=True) if id(lm) in alive
+                and z3.is_true(mdl.eval(x, model_completion=True))]
     return Invariant(live, time.perf_counter() - t0, rounds, len(lemmas) - len(live))
 
 
