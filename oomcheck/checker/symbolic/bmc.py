@@ -165,7 +165,17 @@ def bmc_liveness(model: Model, p: Property, depth: int, timeout: float) -> Resul
     sol = unrolling_solver()
     sol.add(enc.init(states[0]))
     fair = [enc.instances[i] for i in enc.fair_ids]
+    idle: list[list[z3.BoolRef]] = []  # per state, each fair action disabled there
+    goal: list[z3.BoolRef] = []  # per state, the goal met there
+    pre: list[z3.BoolRef] = []  # per state, the premise met there (leads-to)
+    loop = z3.BitVec("loop", 16)
+    start = z3.BitVec("start", 16)  # where P holds and the goal stops being met
+    on_loop: list[list[z3.BoolRef]] = []  # per step, each fair action taken or disabled, on the loop
     for k in range(depth + 1):
+        idle.append([z3.Not(enc.guard(a, states[k])) for a in fair])
+        goal.append(enc.pred(p.expr, states[k]))  # type: ignore[arg-type]
+        if p.kind != "eventually":
+            pre.append(enc.pred(p.pre, states[k]))  # type: ignore[arg-type]
         left = timeout - (time.perf_counter() - t0)
         if left <= 0:
             return _unknown(p, "bmc", f"time limit reached at depth {k}", t0, k)
@@ -180,22 +190,16 @@ def bmc_liveness(model: Model, p: Property, depth: int, timeout: float) -> Resul
         sol.add(enc.ok(states[k], seen))
         left = timeout - (time.perf_counter() - t0)
         q: list[z3.BoolRef] = []  # this depth's lasso, asked inside push/pop
-        loop = z3.BitVec("loop", 16)
-        start = z3.BitVec("start", 16)  # where P holds and the goal stops being met
         q += [loop >= 0, loop <= k, start >= 0, start <= k]
-        closes = [z3.And(loop == k, *[z3.Not(enc.guard(a, states[k])) for a in fair])]
+        closes = [z3.And(loop == k, *idle[k])]
         closes += [z3.And(loop == j, enc.equal(states[k], states[j])) for j in range(k)]
         q.append(z3.Or(closes))
-        for a in fair:  # weak fairness on a real loop: taken or disabled somewhere on it
-            on_loop = [z3.And(loop <= m, z3.Or(acts[m] == a.id, z3.Not(enc.guard(a, states[m]))))
-                       for m in range(k)]
-            q.append(z3.Or(loop == k, *on_loop))
-        goal = [enc.pred(p.expr, s) for s in states]  # type: ignore[arg-type]
+        for j in range(len(fair)):  # weak fairness on a real loop: taken or disabled somewhere on it
+            q.append(z3.Or(loop == k, *[on_loop[m][j] for m in range(k)]))
         if p.kind == "eventually":
             q.append(start == 0)
         else:
-            q.append(z3.Or([z3.And(start == j, enc.pred(p.pre, states[j]))  # type: ignore[arg-type]
-                            for j in range(k + 1)]))
+            q.append(z3.Or([z3.And(start == j, pre[j]) for j in range(k + 1)]))
         for m in range(k + 1):
             q.append(z3.Implies(z3.Or(m >= start, m >= loop), z3.Not(goal[m])))
         mdl, why = ask(sol, left, *q)
@@ -214,6 +218,7 @@ def bmc_liveness(model: Model, p: Property, depth: int, timeout: float) -> Resul
             sol.add(enc.trans(states[k], nxt, act))
             states.append(nxt)
             acts.append(act)
+            on_loop.append([z3.And(loop <= k, z3.Or(act == a.id, idle[k][j])) for j, a in enumerate(fair)])
     return _result(p, "holds", "bmc", t0, depth, {"kind": "bounded", "depth": depth})
 
 
