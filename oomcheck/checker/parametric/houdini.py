@@ -379,61 +379,55 @@ class NoProofError(ModelError):
     """No proof: a solver limit, the time limit, or a side condition that could not be shown."""
 
 
+def one_shot_solver() -> z3.Solver:
+    """A solver for one query: Z3's preprocessing first (the successor state is solved away by
+    its equations), then the SMT core. Measured on the freezer's Houdini queries: about ten
+    times faster than an incremental solver, which skips that preprocessing."""
+    return z3.Then("simplify", "propagate-values", "solve-eqs", "smt").solver()
+
+
 def houdini(cs: CounterSystem, lemmas: list[Lemma], timeout: float) -> Invariant:
     """The largest subset of lemmas that holds initially and that every step preserves.
 
     That subset is unique (the union of two inductive subsets is inductive), and a lemma is
-    only dropped when a step from a state where every live lemma holds breaks it, so no lemma
-    of it is ever dropped. One literal per lemma switches it on as hypothesis and as goal at
-    once: a query sees the live set on both sides, the solver keeps what it learnt between
-    queries, and the one unsat answer, on the last live set, is the only long query."""
+    only dropped when a state or a step from a state where every live lemma holds breaks it,
+    so no lemma of it is ever dropped: the order of the drops does not matter. Each query
+    assumes the current live set and asks for a step breaking one of them, on a fresh solver."""
     t0 = time.perf_counter()
     live = list(lemmas)
     s, t = cs.fresh("s"), cs.fresh("t")
     at_s = {id(lm): lm.z3(s) for lm in lemmas}
+    at_t = {id(lm): lm.z3(t) for lm in lemmas}
     rounds = 0
 
-    def answer(sol: z3.Solver, *assumptions: z3.BoolRef) -> z3.ModelRef | None:
-        """A model of sol (None when unsat), within what is left of the timeout."""
-        nonlocal rounds
+    def drop(parts: list[z3.BoolRef], at: dict[int, z3.BoolRef]) -> bool:
+        """Drop the live lemmas a model of parts falsifies (in at); False when unsat."""
+        nonlocal live, rounds
         rounds += 1
         left = timeout - (time.perf_counter() - t0)
         if left <= 0:
             raise NoProofError("Houdini ran out of time")
+        sol = one_shot_solver()
         sol.set("timeout", max(1, int(left * 1000)))
-        r = sol.check(*assumptions)
+        sol.add(*parts, z3.Or([z3.Not(at[id(lm)]) for lm in live]))
+        r = sol.check()
         if r == z3.unsat:
-            return None
+            return False
         if r != z3.sat:
             raise NoProofError(f"Z3 answered {r} ({sol.reason_unknown()})")
-        return sol.model()
+        mdl = sol.model()
+        keep = [lm for lm in live if z3.is_true(mdl.eval(at[id(lm)], model_completion=True))]
+        if len(keep) == len(live):  # pragma: no cover - Z3's model contradicts its answer
+            raise NoProofError("Z3's model breaks none of the facts it was asked to break")
+        live = keep
+        return True
 
-    base = z3.Solver()
-    base.add(cs.init(s))
-    while live:  # drop what some initial state breaks
-        base.push()
-        base.add(z3.Or([z3.Not(at_s[id(lm)]) for lm in live]))
-        mdl = answer(base)
-        base.pop()
-        if mdl is None:
-            break
-        live = [lm for lm in live if z3.is_true(mdl.eval(at_s[id(lm)], model_completion=True))]
-    step = z3.Solver()
-    step.add(cs.well_formed(s), cs.trans(s, t))
-    on = [z3.Bool(f"houdini{j}") for j in range(len(lemmas))]
-    at_t = []
-    for b, lm in zip(on, lemmas, strict=True):
-        step.add(z3.Implies(b, at_s[id(lm)]))
-        at_t.append(lm.z3(t))
-    step.add(z3.Or([z3.And(b, z3.Not(x)) for b, x in zip(on, at_t, strict=True)]))
-    while live:  # drop what a step from a state of the live set breaks
-        alive = {id(lm) for lm in live}
-        mdl = answer(step, *[b if id(lm) in alive else z3.Not(b)
-                             for b, lm in zip(on, lemmas, strict=True)])
-        if mdl is None:
-            break
-        live = [lm for lm, x in zip(lemmas, at_t, strict=True) if id(lm) in alive
-                and z3.is_true(mdl.eval(x, model_completion=True))]
+    init = cs.init(s)
+    while live and drop([init], at_s):
+        pass
+    step = [cs.well_formed(s), cs.trans(s, t)]
+    while live and drop([*step, *(at_s[id(lm)] for lm in live)], at_t):
+        pass
     return Invariant(live, time.perf_counter() - t0, rounds, len(lemmas) - len(live))
 
 
@@ -442,7 +436,7 @@ def preserves_types(cs: CounterSystem, inv: Invariant, timeout: float
     """Whether a step from an invariant state can leave the state space (a thread lost, a
     variable out of its declared range); with sat, the N of such a step."""
     s, t = cs.fresh("s"), cs.fresh("t")
-    sol = z3.Solver()
+    sol = z3.Solver()  # not one_shot_solver: its model's N, where a step may leave, is another
     sol.set("timeout", max(1, int(timeout * 1000)))
     sol.add(cs.well_formed(s), inv.z3(s), cs.trans(s, t), z3.Not(cs.well_formed(t)))
     r = sol.check()
