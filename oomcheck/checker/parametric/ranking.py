@@ -84,14 +84,18 @@ class RankingSearch:
         for w in [*cw.values(), *tw.values()]:
             sol.add(w >= 0)
 
-        def r(s: Sample) -> list:
-            g = self.ctx(s)
-            return [k * cw[(x, g)] for x, k in zip(cs.local_states, s.c, strict=True) if k] + \
-                [tw[self.table_key(s)]]
+        sums: dict[Sample, z3.ArithRef] = {}  # a sample is in many edges: its r once
+
+        def r(s: Sample) -> z3.ArithRef:
+            if s not in sums:
+                g = self.ctx(s)
+                sums[s] = z3.Sum([k * cw[(x, g)] for x, k in zip(cs.local_states, s.c, strict=True) if k]
+                                 + [tw[self.table_key(s)]])
+            return sums[s]
 
         changes = set()
         for a, b in edges:
-            sol.add(z3.Sum(r(b)) - z3.Sum(r(a)) <= -1)
+            sol.add(r(b) - r(a) <= -1)
             if self.ctx(a) != self.ctx(b):
                 changes.add((self.ctx(a), self.ctx(b)))
         # a step that changes the globals must not raise any thread's weight: otherwise it
