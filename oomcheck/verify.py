@@ -34,7 +34,7 @@ from oomcheck.checker.engines import run as run_engine
 from oomcheck.checker.explicit.search import Limits, check_explicit
 from oomcheck.checker.language.lang import Model, Property
 from oomcheck.checker.render import result_text
-from oomcheck.checker.symbolic.bmc import bmc_liveness, bmc_safety_all
+from oomcheck.checker.symbolic.bmc import bmc_shared
 from oomcheck.checker.trace import Result
 
 
@@ -247,20 +247,19 @@ def proof_results(cat: Catalog, pe: ProofExpectation, point: dict[str, int], set
 def _cross_check(model: Model, props: list[Property], explicit: dict[str, Result],
                  timeout: float, cap: int, rep: Report) -> None:
     """BMC to min(explicit depth + 2, cap) must agree with the explicit engine (the safety
-    properties to the deepest of their depths, on one shared unrolling)."""
+    properties to the deepest of their depths; one unrolling for all)."""
     where = f"{model.name} {model.variant} {_kv(model.knobs)} {_kv(model.sizes)}"
     known = [p for p in props if explicit[p.name].verdict != "unknown"]
     # the safety properties share one unrolling, as deep as the deepest of them needs
     safety = [p for p in known if not p.is_liveness]
     shared = min(max([explicit[p.name].depth for p in safety], default=0) + 2, cap)
-    bmc = {r.property: r for r in bmc_safety_all(model, safety, shared, timeout)} if safety else {}
+    # and each liveness property to its own depth, all on one unrolling
+    lasso = {p.name: min(explicit[p.name].depth + 2, cap) for p in known if p.is_liveness}
+    bmc = bmc_shared(model, safety, shared, [(p, lasso[p.name]) for p in known if p.is_liveness],
+                     timeout) if known else {}
     for p in known:
         ex = explicit[p.name]
-        if p.is_liveness:
-            depth = min(ex.depth + 2, cap)
-            r = bmc_liveness(model, p, depth, timeout)
-        else:
-            depth, r = shared, bmc[p.name]
+        depth, r = lasso.get(p.name, shared), bmc[p.name]
         if r.verdict == "unknown":
             rep.cross_unchecked.append(f"{where}: {p.name} ({r.reason})")
             continue
