@@ -2,7 +2,7 @@
 """Set-up and entry point that needs nothing but Python: creates .venv on first use.
 
     python3 dev.py verify [args]   run the spec catalog (oomcheck verify)
-    python3 dev.py test [args]     ruff, then the test suite (pytest)
+    python3 dev.py test [args]     ruff, then the test suite (pytest, on every core: -n 0 for one)
     python3 dev.py oomcheck ARGS   any oomcheck command
     python3 dev.py bench [args]    the benchmarks
 """
@@ -53,7 +53,22 @@ def main(argv: list[str]) -> int:
     lint = subprocess.run([str(BIN / "ruff"), "check", "."], check=False)
     if lint.returncode != 0:
         return lint.returncode
-    return subprocess.run([str(BIN / "python"), "-m", "pytest", *rest], check=False).returncode
+    return subprocess.run([str(BIN / "python"), "-m", "pytest", *parallel(rest), *rest],
+                          check=False).returncode
+
+
+def parallel(args: list[str]) -> list[str]:
+    """`-n auto` (pytest-xdist, one worker per core) unless the arguments choose: any -n or
+    --numprocesses (`-n 0` runs in this process), or `-p no:xdist`. Tests take from a few
+    milliseconds to a quarter of a minute: idle workers steal queued ones (`--dist worksteal`)
+    unless --dist is given."""
+    for i, a in enumerate(args):
+        if a in ("-n", "--numprocesses") or a.startswith(("-n", "--numprocesses=")):
+            return []
+        if (a == "no:xdist" and i > 0 and args[i - 1] == "-p") or a == "-pno:xdist":
+            return []
+    dist = any(a == "--dist" or a.startswith("--dist=") for a in args)
+    return ["-n", "auto", *([] if dist else ["--dist", "worksteal"])]
 
 
 if __name__ == "__main__":

@@ -88,11 +88,12 @@ def test_verify_junit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 def test_verify_cross_check_disagreement_fails_its_case(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """A BMC answer that contradicts the explicit search fails that property's test case."""
-    def lying_bmc(model, props, depth, timeout):  # type: ignore[no-untyped-def]
+    def lying_bmc(model, safety, depth, liveness, timeout):  # type: ignore[no-untyped-def]
         step = Step("OOM killer", "oom_kill", "__oom_kill_process", "mm/oom_kill.c", "", {})
-        return [Result(p.name, p.kind, "violated", "bmc", trace=Trace({}, [step])) for p in props]
+        return {p.name: Result(p.name, p.kind, "violated", "bmc", trace=Trace({}, [step]))
+                for p in [*safety, *(q for q, _ in liveness)]}
 
-    monkeypatch.setattr(oomcheck.verify, "bmc_safety_all", lying_bmc)
+    monkeypatch.setattr(oomcheck.verify, "bmc_shared", lying_bmc)
     spec = tmp_path / "ci.toml"
     spec.write_text(SPEC.split("[[expect]]\nvariant = \"v10\"")[0].replace(
         'victim-exits = "holds", ', ""))

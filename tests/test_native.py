@@ -23,9 +23,12 @@ cffi = pytest.importorskip("cffi")
 if not (shutil.which("gcc") or shutil.which("cc")):
     pytest.skip("no C compiler", allow_module_level=True)
 
-SETTINGS = settings(max_examples=25, deadline=None,
+# Each example builds a core or two (half a second each): the default run takes a few examples
+# per test, the heavy tier (pytest -m heavy) runs every check below on HEAVY examples.
+SETTINGS = settings(max_examples=10, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-FEW = settings(SETTINGS, max_examples=12)  # each example builds a core (about a second)
+FEW = settings(SETTINGS, max_examples=6)
+HEAVY = settings(SETTINGS, max_examples=50)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -67,14 +70,22 @@ def test_random_models_agree(m: Model) -> None:
 @SETTINGS
 @given(models(), st.integers(1, 40))
 def test_state_limit_is_exact(m: Model, cap: int) -> None:
+    state_limit_is_exact(m, cap)
+
+
+def state_limit_is_exact(m: Model, cap: int) -> None:
     same(m, safety(m), Limits(max_states=cap))
     (r,) = check_explicit(m, [m.properties["inv"]], Limits(max_states=cap), core="native")
     assert r.states <= cap
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=8)
 @given(symmetric_models())
 def test_symmetric_models_agree(m: Model) -> None:
+    symmetric_models_agree(m)
+
+
+def symmetric_models_agree(m: Model) -> None:
     props = safety(m)
     same(m, props)
     red = check_explicit(m, props, core="native")
@@ -86,6 +97,10 @@ def test_symmetric_models_agree(m: Model) -> None:
 @SETTINGS
 @given(models(), st.integers(1, 6))
 def test_hand_over_from_python_to_native(m: Model, after: int) -> None:
+    hand_over_from_python_to_native(m, after)
+
+
+def hand_over_from_python_to_native(m: Model, after: int) -> None:
     props = safety(m)
     old = explicit.AUTO_AFTER
     explicit.AUTO_AFTER = after
@@ -213,6 +228,10 @@ def test_graph_search_agrees_on_random_models(m: Model, names: list[str]) -> Non
 @FEW
 @given(symmetric_models())
 def test_graph_search_agrees_on_symmetric_models(m: Model) -> None:
+    graph_search_agrees_on_symmetric_models(m)
+
+
+def graph_search_agrees_on_symmetric_models(m: Model) -> None:
     props = list(m.properties.values())
     if not any(p.is_liveness for p in props):
         props.append(Property("ev-final", "eventually", "the final condition", m.final))
@@ -222,6 +241,10 @@ def test_graph_search_agrees_on_symmetric_models(m: Model) -> None:
 @FEW
 @given(models(), st.integers(1, 40))
 def test_graph_search_state_limit_is_exact(m: Model, cap: int) -> None:
+    graph_search_state_limit_is_exact(m, cap)
+
+
+def graph_search_state_limit_is_exact(m: Model, cap: int) -> None:
     props = [m.properties["ev"], m.properties["inv"], m.properties["dl"]]
     same_graph(m, props, Limits(max_states=cap))
     (r, *_) = check_explicit(m, props, Limits(max_states=cap), core="native")
@@ -231,6 +254,10 @@ def test_graph_search_state_limit_is_exact(m: Model, cap: int) -> None:
 @FEW
 @given(models(), st.integers(1, 30))
 def test_graph_search_hand_over_from_python(m: Model, after: int) -> None:
+    graph_search_hand_over_from_python(m, after)
+
+
+def graph_search_hand_over_from_python(m: Model, after: int) -> None:
     old = explicit.AUTO_AFTER, explicit.CHECK_EVERY
     explicit.AUTO_AFTER, explicit.CHECK_EVERY = after, 3  # the hand-over is looked at this often
     props = list(m.properties.values())
@@ -331,3 +358,26 @@ def test_values_past_64_bits_stay_in_python() -> None:
     m.invariant("small", x + (1 << 62) > 0, "never wraps")
     (r,) = check_explicit(m, [m.properties["small"]], core="native")
     assert r.verdict == "holds" and "64 bits" in r.strength["core"]
+
+
+# -- heavy tier: every check above on HEAVY examples each (pytest -m heavy) ----------------------
+
+@pytest.mark.heavy
+@HEAVY
+@given(models(), st.integers(1, 40), st.integers(1, 6), st.integers(1, 30))
+def test_heavy_random_models(m: Model, cap: int, after: int, graph_after: int) -> None:
+    same(m, safety(m))
+    state_limit_is_exact(m, cap)
+    hand_over_from_python_to_native(m, after)
+    for names in (["ev"], ["lt"], ["ev", "lt", "inv", "dl"]):
+        same_graph(m, [m.properties[x] for x in names])
+    graph_search_state_limit_is_exact(m, cap)
+    graph_search_hand_over_from_python(m, graph_after)
+
+
+@pytest.mark.heavy
+@HEAVY
+@given(symmetric_models())
+def test_heavy_symmetric_models(m: Model) -> None:
+    symmetric_models_agree(m)
+    graph_search_agrees_on_symmetric_models(m)

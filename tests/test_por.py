@@ -315,10 +315,25 @@ def test_a_reachable_model_error_is_still_found() -> None:
             check_explicit(m, [m.properties["dl"]], por=por, core="python")
 
 
-@pytest.mark.skipif(not (shutil.which("gcc") or shutil.which("cc")), reason="no C compiler")
-@settings(SETTINGS, max_examples=10)  # each example builds a core (about a second)
+NO_CC = not (shutil.which("gcc") or shutil.which("cc"))
+
+
+@pytest.mark.skipif(NO_CC, reason="no C compiler")
+@settings(SETTINGS, max_examples=4)  # each example builds cores (about a second); -m heavy: 40
 @given(concurrent_models())
 def test_native_core_makes_the_same_reduction(m: Model) -> None:
+    native_core_makes_the_same_reduction(m)
+
+
+@pytest.mark.heavy
+@pytest.mark.skipif(NO_CC, reason="no C compiler")
+@settings(SETTINGS, max_examples=40)
+@given(concurrent_models())
+def test_heavy_native_core_makes_the_same_reduction(m: Model) -> None:
+    native_core_makes_the_same_reduction(m)
+
+
+def native_core_makes_the_same_reduction(m: Model) -> None:
     pytest.importorskip("cffi")
     props = safety(m)
     py = _run(m, props, core="python")

@@ -46,7 +46,9 @@ def catalog_cases(model: str, sizes_wanted: dict[str, set[int]]) -> list[tuple]:
     return out
 
 
-FREEZER = catalog_cases("freezer", {"threads": {2, 3}})
+# every freezer row at threads=2 (each compiles a pan: about a second); threads=3 in -m heavy
+FREEZER = catalog_cases("freezer", {"threads": {2}})
+FREEZER_LARGER = catalog_cases("freezer", {"threads": {3}})
 # one row that holds throughout, and one with each kind of failure
 REAPER_ROWS = {("forward", ()), ("reverse-mas-prev", (("top_vma", "yes"),)),
                ("zap-without-ptl", ()), ("reaper-blocking-lock", (("mmap_writer", "yes"),)),
@@ -59,6 +61,18 @@ REAPER = [c for c in catalog_cases("reaper", {"vmas": {2}, "ptes": {1}})
 @pytest.mark.parametrize(("ex", "sizes"), FREEZER + REAPER)
 def test_spin_gives_the_catalog_verdicts(ex: object, sizes: dict[str, int],
                                          tmp_path: Path) -> None:
+    spin_gives_the_catalog_verdicts(ex, sizes, tmp_path)
+
+
+@pytest.mark.heavy
+@needs_spin
+@pytest.mark.parametrize(("ex", "sizes"), FREEZER_LARGER)
+def test_heavy_spin_gives_the_catalog_verdicts(ex: object, sizes: dict[str, int],
+                                               tmp_path: Path) -> None:
+    spin_gives_the_catalog_verdicts(ex, sizes, tmp_path)
+
+
+def spin_gives_the_catalog_verdicts(ex: object, sizes: dict[str, int], tmp_path: Path) -> None:
     model_name = "freezer" if "threads" in sizes else "reaper"
     cat = catalog_for(model_name)
     model = build_variant(resolve_variant(cat, ex.variant), sizes, ex.knobs, cat)  # type: ignore[attr-defined]

@@ -100,6 +100,9 @@ class CounterSystem:
     # threads may start in
     init_vals: dict[Key, list[z3.ArithRef]] = field(default_factory=dict)
     init_locals: set[Local] = field(default_factory=set)
+    # trans() by its states' variables: Houdini, the type check and a leads-to proof all ask
+    # for the step between fresh("s") and fresh("t"), the same terms each time
+    _trans: dict[tuple, z3.BoolRef] = field(default_factory=dict, repr=False)
 
     # -- states ------------------------------------------------------------------------------
 
@@ -369,7 +372,13 @@ class CounterSystem:
 
     def trans(self, s: CState, t: CState, sel: z3.ArithRef | None = None) -> z3.BoolRef:
         """One step: a selector picks the move; every slot of t is its new value."""
-        sel = sel if sel is not None else z3.Int(f"move@{id(t)}")
+        key = (*(x.get_id() for _, x in s.items()), None, *(x.get_id() for _, x in t.items()),
+               None if sel is None else sel.get_id())
+        if key not in self._trans:
+            self._trans[key] = self._build_trans(s, t, sel if sel is not None else z3.Int(f"move@{id(t)}"))
+        return self._trans[key]
+
+    def _build_trans(self, s: CState, t: CState, sel: z3.ArithRef) -> z3.BoolRef:
         guards = []
         old = dict(s.items())
         nxt = dict(old)

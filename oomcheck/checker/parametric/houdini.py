@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from math import lcm
+from math import gcd, lcm
 
 import z3
 
@@ -308,24 +308,30 @@ def _bounds(voc: Vocabulary, a, states: list[Sample], feats: dict, names: list[s
 
 
 def _equations(rows: list[list[int]]) -> list[list[int]]:
-    """Integer bases of the affine equations every row satisfies: c0 + c . row == 0."""
+    """Integer bases of the affine equations every row satisfies: c0 + c . row == 0.
+
+    Gaussian elimination over the integers: each basis row is kept as an integer multiple of
+    the reduced row (pivot 1) rational elimination would hold, so the zero pattern, hence the
+    pivots and the basis returned, are the rational method's; Fractions only at the end."""
     vecs = {tuple([1, *r]) for r in rows}
-    basis: list[list[Fraction]] = []  # reduced row echelon form of the span
+    basis: list[list[int]] = []  # a reduced echelon form of the span, each row scaled
     pivots: list[int] = []
     for v in vecs:
-        w = [Fraction(x) for x in v]
+        w = list(v)
         for b, p in zip(basis, pivots, strict=True):
-            if w[p]:
-                f = w[p]
-                w = [x - f * y for x, y in zip(w, b, strict=True)]
+            wp = w[p]
+            if wp:
+                bp = b[p]
+                w = [x * bp - wp * y for x, y in zip(w, b, strict=True)]
         p = next((i for i, x in enumerate(w) if x), None)
         if p is None:
             continue
-        w = [x / w[p] for x in w]
+        w = _primitive(w)
         for k, b in enumerate(basis):
-            if b[p]:
-                f = b[p]
-                basis[k] = [x - f * y for x, y in zip(b, w, strict=True)]
+            bp = b[p]
+            if bp:
+                wp = w[p]
+                basis[k] = _primitive([x * wp - bp * y for x, y in zip(b, w, strict=True)])
         basis.append(w)
         pivots.append(p)
         if len(basis) == len(w):
@@ -337,10 +343,16 @@ def _equations(rows: list[list[int]]) -> list[list[int]]:
         sol = [Fraction(0)] * dim
         sol[f] = Fraction(1)
         for b, p in zip(basis, pivots, strict=True):
-            sol[p] = -b[f]
+            sol[p] = -Fraction(b[f], b[p])
         den = lcm(*[x.denominator for x in sol])
         out.append([int(x * den) for x in sol])
     return out
+
+
+def _primitive(w: list[int]) -> list[int]:
+    """w divided by the gcd of its entries (the same row, with small integers)."""
+    g = gcd(*w)
+    return [x // g for x in w] if g > 1 else w
 
 
 # --------------------------------------------------------------------------------------------
@@ -367,50 +379,55 @@ class NoProofError(ModelError):
     """No proof: a solver limit, the time limit, or a side condition that could not be shown."""
 
 
+def one_shot_solver() -> z3.Solver:
+    """A solver for one query: Z3's preprocessing first (the successor state is solved away by
+    its equations), then the SMT core. Measured on the freezer's Houdini queries: about ten
+    times faster than an incremental solver, which skips that preprocessing."""
+    return z3.Then("simplify", "propagate-values", "solve-eqs", "smt").solver()
+
+
 def houdini(cs: CounterSystem, lemmas: list[Lemma], timeout: float) -> Invariant:
-    """The largest subset of lemmas that holds initially and that every step preserves."""
+    """The largest subset of lemmas that holds initially and that every step preserves.
+
+    That subset is unique (the union of two inductive subsets is inductive), and a lemma is
+    only dropped when a state or a step from a state where every live lemma holds breaks it,
+    so no lemma of it is ever dropped: the order of the drops does not matter. Each query
+    assumes the current live set and asks for a step breaking one of them, on a fresh solver."""
     t0 = time.perf_counter()
     live = list(lemmas)
     s, t = cs.fresh("s"), cs.fresh("t")
-    at = {id(s): {id(lm): lm.z3(s) for lm in lemmas}, id(t): {id(lm): lm.z3(t) for lm in lemmas}}
+    at_s = {id(lm): lm.z3(s) for lm in lemmas}
+    at_t = {id(lm): lm.z3(t) for lm in lemmas}
     rounds = 0
 
-    def check(sol: z3.Solver, st: CState, pre: list[z3.BoolRef]) -> bool:
-        """Drop the lemmas a model of sol falsifies in st; False when none can be falsified."""
+    def drop(parts: list[z3.BoolRef], at: dict[int, z3.BoolRef]) -> bool:
+        """Drop the live lemmas a model of parts falsifies (in at); False when unsat."""
         nonlocal live, rounds
-        while True:
-            rounds += 1
-            left = timeout - (time.perf_counter() - t0)
-            if left <= 0:
-                raise NoProofError("Houdini ran out of time")
-            sol.set("timeout", max(1, int(left * 1000)))
-            sol.push()
-            for p in pre:
-                sol.add(p)
-            sol.add(z3.Or([z3.Not(at[id(st)][id(lm)]) for lm in live]))
-            r = sol.check()
-            if r == z3.unsat:
-                sol.pop()
-                return False
-            if r != z3.sat:
-                sol.pop()
-                raise NoProofError(f"Z3 answered {r} ({sol.reason_unknown()})")
-            mdl = sol.model()
-            sol.pop()
-            keep = [lm for lm in live
-                    if z3.is_true(mdl.eval(at[id(st)][id(lm)], model_completion=True))]
-            live = keep
+        rounds += 1
+        left = timeout - (time.perf_counter() - t0)
+        if left <= 0:
+            raise NoProofError("Houdini ran out of time")
+        sol = one_shot_solver()
+        sol.set("timeout", max(1, int(left * 1000)))
+        sol.add(*parts, z3.Or([z3.Not(at[id(lm)]) for lm in live]))
+        r = sol.check()
+        if r == z3.unsat:
+            return False
+        if r != z3.sat:
+            raise NoProofError(f"Z3 answered {r} ({sol.reason_unknown()})")
+        mdl = sol.model()
+        keep = [lm for lm in live if z3.is_true(mdl.eval(at[id(lm)], model_completion=True))]
+        if len(keep) == len(live):  # pragma: no cover - Z3's model contradicts its answer
+            raise NoProofError("Z3's model breaks none of the facts it was asked to break")
+        live = keep
+        return True
 
-    base = z3.Solver()
-    base.add(cs.init(s))
-    check(base, s, [])
-    step = z3.Solver()
-    step.add(cs.well_formed(s), cs.trans(s, t))
-    while True:
-        before = len(live)
-        check(step, t, [at[id(s)][id(lm)] for lm in live])
-        if len(live) == before:
-            break
+    init = cs.init(s)
+    while live and drop([init], at_s):
+        pass
+    step = [cs.well_formed(s), cs.trans(s, t)]
+    while live and drop([*step, *(at_s[id(lm)] for lm in live)], at_t):
+        pass
     return Invariant(live, time.perf_counter() - t0, rounds, len(lemmas) - len(live))
 
 
@@ -419,7 +436,7 @@ def preserves_types(cs: CounterSystem, inv: Invariant, timeout: float
     """Whether a step from an invariant state can leave the state space (a thread lost, a
     variable out of its declared range); with sat, the N of such a step."""
     s, t = cs.fresh("s"), cs.fresh("t")
-    sol = z3.Solver()
+    sol = z3.Solver()  # not one_shot_solver: its model's N, where a step may leave, is another
     sol.set("timeout", max(1, int(timeout * 1000)))
     sol.add(cs.well_formed(s), inv.z3(s), cs.trans(s, t), z3.Not(cs.well_formed(t)))
     r = sol.check()

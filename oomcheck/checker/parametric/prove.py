@@ -102,9 +102,28 @@ class Prover:
         sizes = [n for n in (lo, lo + 1) if n <= self.family.hi]
         self.samples = sample(self.cs, self.build, sizes)
         self.voc = Vocabulary(self.cs)
-        self.cands = candidates(self.voc, self.samples)
+        self._cands: list[Lemma] | None = None
         self._inv: Invariant | None = None
         self._inv_failed: Exception | None = None
+
+    @property
+    def cands(self) -> list[Lemma]:
+        """Houdini's guesses, made when a proof first needs them."""
+        if self._cands is None:
+            self._cands = candidates(self.voc, self.samples)
+        return self._cands
+
+    def broken_in_sample(self, p: Property) -> bool:
+        """Whether a state the explicit engine reached at the smallest size breaks the
+        invariant p: then no inductive invariant implies it (Houdini would only drop it)."""
+        comp = self.samples.compiled.get(self.family.lo)
+        if p.kind != "invariant" or comp is None:
+            return False
+        inst = comp.model.properties.get(p.name)  # type: ignore[attr-defined]
+        if inst is None:
+            return False
+        holds = comp.predicate(inst.expr)  # type: ignore[attr-defined]
+        return any(not holds(x) for smp, x in self.samples.rep.items() if smp.n == self.family.lo)
 
     @property
     def timeout(self) -> float:
@@ -164,6 +183,9 @@ class Prover:
         p = self.symbolic(p)
         covers = self.family.covers(self.model)
         strength = {"kind": "proved", "method": "parametric", "covers": covers}
+        if self.broken_in_sample(p):
+            raise NoProofError(f"violated at {self.family.size}={self.family.lo} (a state the "
+                               "explicit engine reaches breaks it)")
         inv = self.invariant(all_props)
         lemmas = [lm.text for lm in inv.lemmas]
         if p.is_liveness:
@@ -226,6 +248,9 @@ class Prover:
         return head + "\nthe facts the property follows from:\n" + "\n".join(f"  {lm.text}" for lm in core)
 
     def unknown(self, p: Property, why: str, t0: float) -> Result:
+        if time.perf_counter() >= self.deadline and "time limit" not in why:
+            # a Z3 query cut short by --max-seconds says "timeout" or "canceled": name the limit
+            why = f"time limit reached ({self.limits.max_seconds:g} s): {why}"
         return Result(p.name, p.kind, "unknown", "parametric", seconds=time.perf_counter() - t0,
                       strength={"kind": "none"}, reason=f"no proof for every {self.family.size}: {why}")
 

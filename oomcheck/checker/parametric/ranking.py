@@ -17,7 +17,7 @@ import z3
 
 from oomcheck.checker.language.lang import Expr, IntType
 from oomcheck.checker.parametric.counters import CounterSystem, CState
-from oomcheck.checker.parametric.houdini import Invariant, Sample, Samples
+from oomcheck.checker.parametric.houdini import Invariant, Sample, Samples, one_shot_solver
 
 
 @dataclass
@@ -84,14 +84,18 @@ class RankingSearch:
         for w in [*cw.values(), *tw.values()]:
             sol.add(w >= 0)
 
-        def r(s: Sample) -> list:
-            g = self.ctx(s)
-            return [k * cw[(x, g)] for x, k in zip(cs.local_states, s.c, strict=True) if k] + \
-                [tw[self.table_key(s)]]
+        sums: dict[Sample, z3.ArithRef] = {}  # a sample is in many edges: its r once
+
+        def r(s: Sample) -> z3.ArithRef:
+            if s not in sums:
+                g = self.ctx(s)
+                sums[s] = z3.Sum([k * cw[(x, g)] for x, k in zip(cs.local_states, s.c, strict=True) if k]
+                                 + [tw[self.table_key(s)]])
+            return sums[s]
 
         changes = set()
         for a, b in edges:
-            sol.add(z3.Sum(r(b)) - z3.Sum(r(a)) <= -1)
+            sol.add(r(b) - r(a) <= -1)
             if self.ctx(a) != self.ctx(b):
                 changes.add((self.ctx(a), self.ctx(b)))
         # a step that changes the globals must not raise any thread's weight: otherwise it
@@ -126,14 +130,14 @@ def prove_leads_to(cs: CounterSystem, inv: Invariant, pre: Expr, goal: Expr, sam
     p2, q2 = cs.pred(pre, t), cs.pred(goal, t)
     region = z3.And(cs.well_formed(s), inv.z3(s), p, z3.Not(q))
 
-    sol = z3.Solver()
+    sol = one_shot_solver()
     sol.set("timeout", left())
     sol.add(region, cs.trans(s, t), z3.Not(z3.Or(p2, q2)))
     r = sol.check()
     if r != z3.unsat:
         return LeadsToProof("unknown", "a step can leave the premise without reaching the goal"
                             if r == z3.sat else f"Z3: {sol.reason_unknown()}")
-    sol = z3.Solver()
+    sol = one_shot_solver()
     sol.set("timeout", left())
     sol.add(region, z3.Not(cs.enabled(s, fair_only=True)))
     r = sol.check()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 
 import z3
 
@@ -118,38 +119,8 @@ def bmc_safety_all(model: Model, props: list[Property], depth: int, timeout: flo
     """Safety properties over one shared unrolling, each with its own shortest counterexample.
     The time limit is `timeout` per property, over the whole run; a property still open when it
     runs out is unknown."""
-    enc = Encoder(model, bits=BITS, extra=[x for p in props for x in property_exprs(model, p)])
-    t0 = time.perf_counter()
-    budget = timeout * len(props)
-    done: dict[str, Result] = {}
-    states = [enc.state("0")]
-    sol = unrolling_solver()
-    sol.add(enc.init(states[0]))
-    for k in range(depth + 1):
-        for p in props:
-            if p.name in done:
-                continue
-            left = budget - (time.perf_counter() - t0)
-            if left <= 0:
-                done[p.name] = _unknown(p, "bmc", f"time limit reached at depth {k}", t0, k)
-                continue
-            goal = safety_goal(enc, p, states[k])
-            m, why = ask(sol, left, z3.Not(goal))
-            if m is not None:
-                tr = counterexample(model, enc, m, states, checked_exprs(p))
-                done[p.name] = _result(p, "violated", "bmc", t0, k, {"kind": "bounded", "depth": k}, tr)
-            elif why is not None:
-                done[p.name] = _unknown(p, "bmc", f"solver: {why} at depth {k}", t0, k)
-            else:
-                sol.add(goal)  # every state up to depth k meets this goal: a sound lemma
-        if len(done) == len(props):
-            break
-        if k < depth:
-            nxt = enc.state(str(k + 1))
-            sol.add(enc.trans(states[k], nxt))
-            states.append(nxt)
-    return [done.get(p.name) or _result(p, "holds", "bmc", t0, depth, {"kind": "bounded", "depth": depth})
-            for p in props]
+    done = bmc_shared(model, props, depth, [], timeout)
+    return [done[p.name] for p in props]
 
 
 def bmc_liveness(model: Model, p: Property, depth: int, timeout: float) -> Result:
@@ -157,64 +128,141 @@ def bmc_liveness(model: Model, p: Property, depth: int, timeout: float) -> Resul
     depth first asks whether a state leaves its type or reads an array out of range (a model
     error, reported as the explicit engine reports it, never a lasso-free "holds"); then the
     lasso is sought among states within their types, so no value outgrows the encoding."""
-    enc = Encoder(model, bits=BITS, extra=property_exprs(model, p))
+    return bmc_shared(model, [], 0, [(p, depth)], timeout)[p.name]
+
+
+def bmc_shared(model: Model, safety: list[Property], depth: int,
+               liveness: list[tuple[Property, int]], timeout: float) -> dict[str, Result]:
+    """bmc_safety_all(safety, depth) and bmc_liveness(p, its depth) for each liveness property,
+    on one unrolling: at each depth the safety questions, then each liveness property's. What
+    one question adds as a lemma holds in every state of that depth, so it changes no other
+    question's answer (a counterexample may be another one of the same length). The time limit
+    is `timeout` per property: the safety properties share theirs, each liveness property has
+    its own; the questions about the others do not count against it."""
+    props = [*safety, *(p for p, _ in liveness)]
+    enc = Encoder(model, bits=BITS, extra=[x for p in props for x in property_exprs(model, p)])
     t0 = time.perf_counter()
+    spent: dict[str, float] = dict.fromkeys(["", *(p.name for p, _ in liveness)], 0.0)
+
+    def left(who: str, budget: float) -> float:
+        """Of budget, what is left to who ("" for the safety properties)."""
+        others = sum(v for k, v in spent.items() if k != who)
+        return budget - (time.perf_counter() - t0 - others)
+
+    def timed(who: str, sol: z3.Solver, budget: float, *query: z3.BoolRef
+              ) -> tuple[z3.ModelRef | None, str | None]:
+        t = time.perf_counter()
+        try:
+            return ask(sol, budget, *query)
+        finally:
+            spent[who] += time.perf_counter() - t
+
+    done: dict[str, Result] = {}
     states = [enc.state("0")]
     acts: list[z3.ExprRef] = []
-    seen = checked_exprs(p) or []  # goal and premise are read in every state
     sol = unrolling_solver()
     sol.add(enc.init(states[0]))
     fair = [enc.instances[i] for i in enc.fair_ids]
-    for k in range(depth + 1):
-        left = timeout - (time.perf_counter() - t0)
-        if left <= 0:
-            return _unknown(p, "bmc", f"time limit reached at depth {k}", t0, k)
-        # first: no state at depth k leaves its type or reads out of range (the model's error,
-        # as bmc_safety and the explicit engine report it); then it is a lemma for the lasso
-        m, why = ask(sol, left, z3.Not(enc.ok(states[k], seen)))
-        if m is not None:
-            counterexample(model, enc, m, states, seen)  # raises the model error
-            raise ModelError("a reachable state is outside the model's types")  # pragma: no cover
-        if why is not None:
-            return _unknown(p, "bmc", f"solver: {why} at depth {k}", t0, k)
-        sol.add(enc.ok(states[k], seen))
-        left = timeout - (time.perf_counter() - t0)
-        q: list[z3.BoolRef] = []  # this depth's lasso, asked inside push/pop
-        loop = z3.BitVec("loop", 16)
-        start = z3.BitVec("start", 16)  # where P holds and the goal stops being met
-        q += [loop >= 0, loop <= k, start >= 0, start <= k]
-        closes = [z3.And(loop == k, *[z3.Not(enc.guard(a, states[k])) for a in fair])]
-        closes += [z3.And(loop == j, enc.equal(states[k], states[j])) for j in range(k)]
-        q.append(z3.Or(closes))
-        for a in fair:  # weak fairness on a real loop: taken or disabled somewhere on it
-            on_loop = [z3.And(loop <= m, z3.Or(acts[m] == a.id, z3.Not(enc.guard(a, states[m]))))
-                       for m in range(k)]
-            q.append(z3.Or(loop == k, *on_loop))
-        goal = [enc.pred(p.expr, s) for s in states]  # type: ignore[arg-type]
-        if p.kind == "eventually":
-            q.append(start == 0)
-        else:
-            q.append(z3.Or([z3.And(start == j, enc.pred(p.pre, states[j]))  # type: ignore[arg-type]
-                            for j in range(k + 1)]))
-        for m in range(k + 1):
-            q.append(z3.Implies(z3.Or(m >= start, m >= loop), z3.Not(goal[m])))
-        mdl, why = ask(sol, left, *q)
-        if mdl is not None:
-            vals = [enc.pack(enc.values(mdl, s)) for s in states]
-            aids = [mdl.eval(a, model_completion=True).as_signed_long() for a in acts]
-            lp = mdl.eval(loop).as_signed_long()  # type: ignore[attr-defined]
-            stutter = lp == k
-            tr = build_trace(enc.layout, enc.instances, vals, aids, lp, stutter, p)
-            return _result(p, "violated", "bmc", t0, k, {"kind": "bounded", "depth": k}, tr)
-        if why is not None:
-            return _unknown(p, "bmc", f"solver: {why} at depth {k}", t0, k)
-        if k < depth:
-            nxt = enc.state(str(k + 1))
+    idle: list[list[z3.BoolRef]] = []  # per state, each fair action disabled there
+    goal: dict[str, list[z3.BoolRef]] = {p.name: [] for p, _ in liveness}  # per state, met there
+    pre: dict[str, list[z3.BoolRef]] = {p.name: [] for p, _ in liveness}  # premise (leads-to)
+    loop = z3.BitVec("loop", 16)
+    start = z3.BitVec("start", 16)  # where P holds and the goal stops being met
+    on_loop: list[list[z3.BoolRef]] = []  # per step, each fair action taken or disabled, on the loop
+    last = max([depth if safety else 0, *(d for _, d in liveness)])
+    for k in range(last + 1):
+        for p in safety if k <= depth else []:
+            if p.name in done:
+                continue
+            budget = left("", timeout * len(safety))
+            if budget <= 0:
+                done[p.name] = _unknown(p, "bmc", f"time limit reached at depth {k}", t0, k)
+                continue
+            g = safety_goal(enc, p, states[k])
+            m, why = timed("", sol, budget, z3.Not(g))
+            if m is not None:
+                tr = counterexample(model, enc, m, states, checked_exprs(p))
+                done[p.name] = _result(p, "violated", "bmc", t0, k, {"kind": "bounded", "depth": k}, tr)
+            elif why is not None:
+                done[p.name] = _unknown(p, "bmc", f"solver: {why} at depth {k}", t0, k)
+            else:
+                sol.add(g)  # every state up to depth k meets this goal: a sound lemma
+        if liveness:
+            idle.append([z3.Not(enc.guard(a, states[k])) for a in fair])
+        for p, d in liveness:
+            if p.name in done or k > d:
+                continue
+            r = _lasso_at(model, enc, sol, p, k, states, acts, fair, idle, goal[p.name], pre[p.name],
+                          loop, start, on_loop, t0, lambda *q, p=p: timed(p.name, sol, *q),
+                          lambda p=p: left(p.name, timeout))
+            if r is not None:
+                done[p.name] = r
+        if k == last or (all(p.name in done for p in safety)
+                         and all(p.name in done or k >= d for p, d in liveness)):
+            break
+        nxt = enc.state(str(k + 1))
+        if liveness:
             act = z3.BitVec(f"act@{k}", 16)
             sol.add(enc.trans(states[k], nxt, act))
-            states.append(nxt)
             acts.append(act)
-    return _result(p, "holds", "bmc", t0, depth, {"kind": "bounded", "depth": depth})
+            on_loop.append([z3.And(loop <= k, z3.Or(act == a.id, idle[k][j])) for j, a in enumerate(fair)])
+        else:
+            sol.add(enc.trans(states[k], nxt))
+        states.append(nxt)
+    for p in safety:
+        done.setdefault(p.name, _result(p, "holds", "bmc", t0, depth, {"kind": "bounded", "depth": depth}))
+    for p, d in liveness:
+        done.setdefault(p.name, _result(p, "holds", "bmc", t0, d, {"kind": "bounded", "depth": d}))
+    return done
+
+
+def _lasso_at(model: Model, enc: Encoder, sol: z3.Solver, p: Property, k: int, states: list[Vec],
+              acts: list[z3.ExprRef], fair: list, idle: list[list[z3.BoolRef]], goal: list[z3.BoolRef],
+              pre: list[z3.BoolRef], loop: z3.BitVecRef, start: z3.BitVecRef,
+              on_loop: list[list[z3.BoolRef]], t0: float, ask_: Callable, left: Callable[[], float]
+              ) -> Result | None:
+    """bmc_liveness's questions at depth k: a result, or None to go on to depth k + 1."""
+    goal.append(enc.pred(p.expr, states[k]))  # type: ignore[arg-type]
+    if p.kind != "eventually":
+        pre.append(enc.pred(p.pre, states[k]))  # type: ignore[arg-type]
+    seen = checked_exprs(p) or []  # goal and premise are read in every state
+    budget = left()
+    if budget <= 0:
+        return _unknown(p, "bmc", f"time limit reached at depth {k}", t0, k)
+    # first: no state at depth k leaves its type or reads out of range (the model's error,
+    # as bmc_safety and the explicit engine report it); then it is a lemma for the lasso
+    m, why = ask_(budget, z3.Not(enc.ok(states[k], seen)))
+    if m is not None:
+        counterexample(model, enc, m, states, seen)  # raises the model error
+        raise ModelError("a reachable state is outside the model's types")  # pragma: no cover
+    if why is not None:
+        return _unknown(p, "bmc", f"solver: {why} at depth {k}", t0, k)
+    sol.add(enc.ok(states[k], seen))
+    budget = left()
+    q: list[z3.BoolRef] = []  # this depth's lasso, asked inside push/pop
+    q += [loop >= 0, loop <= k, start >= 0, start <= k]
+    closes = [z3.And(loop == k, *idle[k])]
+    closes += [z3.And(loop == j, enc.equal(states[k], states[j])) for j in range(k)]
+    q.append(z3.Or(closes))
+    for j in range(len(fair)):  # weak fairness on a real loop: taken or disabled somewhere on it
+        q.append(z3.Or(loop == k, *[on_loop[m][j] for m in range(k)]))
+    if p.kind == "eventually":
+        q.append(start == 0)
+    else:
+        q.append(z3.Or([z3.And(start == j, pre[j]) for j in range(k + 1)]))
+    for m in range(k + 1):
+        q.append(z3.Implies(z3.Or(m >= start, m >= loop), z3.Not(goal[m])))
+    mdl, why = ask_(budget, *q)
+    if mdl is not None:
+        vals = [enc.pack(enc.values(mdl, s)) for s in states]
+        aids = [mdl.eval(a, model_completion=True).as_signed_long() for a in acts]
+        lp = mdl.eval(loop).as_signed_long()  # type: ignore[attr-defined]
+        stutter = lp == k
+        tr = build_trace(enc.layout, enc.instances, vals, aids, lp, stutter, p)
+        return _result(p, "violated", "bmc", t0, k, {"kind": "bounded", "depth": k}, tr)
+    if why is not None:
+        return _unknown(p, "bmc", f"solver: {why} at depth {k}", t0, k)
+    return None
 
 
 def check_bmc(model: Model, props: list[Property], depth: int, timeout: float) -> list[Result]:

@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 import z3
+from z3.z3 import _to_expr_ref
+from z3.z3core import Z3_substitute
+from z3.z3types import Ast
 
 from oomcheck.checker.language.compile import Layout, const_value
 from oomcheck.checker.language.lang import (
@@ -176,7 +179,39 @@ class Encoder:
         self.fair_ids = [i.id for i in self.instances if i.action.fair]
         if bits is not None:
             self.bits = max(bits, bits_for(model, extra))
+        self._templates: dict[tuple, z3.ExprRef] = {}
+        self._roles: dict[tuple, Vec] = {}
+        self._arrays: dict[tuple, tuple] = {}
         self._refuse_init_errors()
+
+    def _at(self, key: tuple, build: Callable[..., z3.ExprRef], *vecs: Vec) -> z3.ExprRef:
+        """build(*vecs), built once in Python on template states and then instantiated by Z3's
+        substitution: an unrolling asks for the same formulas at every depth, and building
+        them term by term through the Python API cost more than solving them."""
+        roles = []
+        for r, v in enumerate(vecs):  # the r-th argument's template: same length and sort
+            rk = (r, len(v), *((v[0].sort_kind(), v[0].size() if z3.is_bv(v[0]) else 0) if v else ()))
+            if rk not in self._roles:
+                self._roles[rk] = [z3.FreshConst(x.sort(), f"template{r}") for x in v]
+            roles.append(self._roles[rk])
+        tk = (key, *map(id, roles))
+        tmpl = self._templates.get(tk)
+        if tmpl is None:
+            tmpl = self._templates[tk] = build(*roles)
+        # z3.substitute rebuilds and re-checks its pairs at each call: the arrays are kept per
+        # argument tuple (with the vectors, so their ids stay theirs)
+        ak = (*map(id, vecs), *map(id, roles))
+        arrays = self._arrays.get(ak)
+        if arrays is None:
+            frm = [x for role in roles for x in role]
+            to = [x for v in vecs for x in v]
+            if not all(x.sort().eq(y.sort()) for x, y in zip(frm, to, strict=True)):
+                raise ModelError("internal error: a state vector of mixed sorts")
+            arrays = self._arrays[ak] = (len(frm), (Ast * len(frm))(*[x.as_ast() for x in frm]),
+                                         (Ast * len(to))(*[x.as_ast() for x in to]), vecs)
+        n, frm_a, to_a, _ = arrays
+        ctx = tmpl.ctx
+        return _to_expr_ref(Z3_substitute(ctx.ref(), tmpl.as_ast(), n, frm_a, to_a), ctx)
 
     def _refuse_init_errors(self) -> None:
         """The explicit engine evaluates the init constraints on every combination of initial
@@ -281,7 +316,7 @@ class Encoder:
         raise ModelError(f"not an expression: {e!r}")
 
     def pred(self, e: Expr, s: Vec) -> z3.BoolRef:
-        return as_bool(self.expr(e, s))
+        return self._at(("pred", e), lambda x: as_bool(self.expr(e, x)), s)  # type: ignore[return-value]
 
     # -- evaluation errors -------------------------------------------------------------------
 
@@ -343,13 +378,17 @@ class Encoder:
 
     def ok(self, s: Vec, props: Sequence[Expr] = (), deadlock: bool = False) -> z3.BoolRef:
         """Within the types, and no evaluation error: what every reachable state must be."""
+        return self._at(("ok", tuple(props), deadlock),
+                        lambda x: self._ok(x, props, deadlock), s)  # type: ignore[return-value]
+
+    def _ok(self, s: Vec, props: Sequence[Expr], deadlock: bool) -> z3.BoolRef:
         err = self.errors(s, props, deadlock)
         return self.type_ok(s) if err is None else z3.And(self.type_ok(s), z3.Not(err))
 
     # -- transitions -------------------------------------------------------------------------
 
     def guard(self, inst: ActionInstance, s: Vec) -> z3.BoolRef:
-        return as_bool(self.expr(inst.guard, s))
+        return self._at(("guard", inst.id), lambda x: as_bool(self.expr(inst.guard, x)), s)  # type: ignore[return-value]
 
     def step(self, inst: ActionInstance, s: Vec, t: Vec) -> z3.BoolRef:
         """guard(s) and t is s after the simultaneous updates of inst."""
@@ -374,12 +413,15 @@ class Encoder:
 
     def trans(self, s: Vec, t: Vec, act: z3.ArithRef | None = None) -> z3.BoolRef:
         if act is None:
-            return z3.Or([self.step(i, s, t) for i in self.instances])
-        return z3.Or([z3.And(act == i.id, self.step(i, s, t)) for i in self.instances])
+            return self._at(("trans",), lambda x, y: z3.Or([self.step(i, x, y) for i in self.instances]),
+                            s, t)  # type: ignore[return-value]
+        return self._at(("trans", "act"), lambda x, y, a: z3.Or(
+            [z3.And(a[0] == i.id, self.step(i, x, y)) for i in self.instances]), s, t, [act])  # type: ignore[return-value]
 
     def deadlocked(self, s: Vec) -> z3.BoolRef:
-        return z3.And(z3.Not(self.pred(self.model.final, s)),
-                      *[z3.Not(self.guard(i, s)) for i in self.instances])
+        return self._at(("deadlocked",), lambda x: z3.And(
+            z3.Not(self.pred(self.model.final, x)), *[z3.Not(self.guard(i, x)) for i in self.instances]),
+            s)  # type: ignore[return-value]
 
     def distinct(self, a: Vec, b: Vec) -> z3.BoolRef:
         return z3.Or([x != y for x, y in zip(a, b, strict=True)])
