@@ -80,9 +80,14 @@ def compare(m: Model, props: list[Property], core: str = "python", **kw: object)
     full = _run(m, props, por=False, core=core, **kw)
     red = _run(m, props, por=True, core=core, **kw)
     if isinstance(full, str) or isinstance(red, str):
-        assert isinstance(full, str) and isinstance(red, str), (full, red)
+        # a search that stops at its first violation may not reach a model error the other
+        # order reaches first: both are real findings, so only a search that saw everything
+        # must agree that there is an error
+        done = full if not isinstance(full, str) else red
+        assert (isinstance(full, str) and isinstance(red, str)) or _early(done), (full, red)  # type: ignore[arg-type]
         return
-    assert red[0].states <= full[0].states
+    if not _early(full) and not _early(red):  # a search stopped early: counts are not comparable
+        assert red[0].states <= full[0].states
     for r, f in zip(red, full, strict=True):
         assert r.verdict == f.verdict, (r.property, r.verdict, f.verdict)
         assert r.strength["por"] != "off"
@@ -101,6 +106,10 @@ def compare(m: Model, props: list[Property], core: str = "python", **kw: object)
         if r.trace is not None:
             _check_trace(m, m.properties[r.property], r.trace)
             assert len(r.trace.steps) >= len(f.trace.steps)
+
+
+def _early(rs: list) -> bool:
+    return any(r.verdict == "violated" for r in rs) and any(r.strength.get("decided_early") for r in rs)
 
 
 @st.composite
