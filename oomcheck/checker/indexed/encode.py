@@ -18,6 +18,7 @@ import z3
 
 from oomcheck.checker.indexed.template import Aff, NotIndexedError, PageOf, TAction, Template, TVar
 from oomcheck.checker.language.lang import BoolType, Const, EnumType, Expr, Index, Op, Param, Quant, Var
+from oomcheck.checker.language.typecheck import params_in
 from oomcheck.checker.symbolic.encode import apply_op, as_bool, as_int
 
 Term = z3.ArithRef | tuple[z3.ArithRef, z3.ArithRef]
@@ -348,7 +349,7 @@ class Encoder:
                     new_arr[name] = z3.Lambda(qs, val)  # every element
                 elif d == self.prod and q.domain == self.t.family.p_dom and isinstance(ix, PageOf) \
                         and isinstance(ix.inner, Param) and ix.inner.name == q.name \
-                        and q.name not in _param_names(ix.outer):
+                        and all(x.name != q.name for x in params_in(ix.outer)):
                     # the pages of one VMA: page(v, q) for every entry q
                     v = as_int(self.expr(ix.outer, s, env, 0, terms, fresh))
                     x = self.fresh(self.t.family.k_dom, "each_")
@@ -382,20 +383,6 @@ class Encoder:
                 rng = [self.in_range(p.domain, env[p.name]) for p in a.params]
                 out.append(z3.And(*rng, self.pred(a.guard, s, -1, terms, fresh, env)))
         return z3.Or(out) if out else z3.BoolVal(False)
-
-
-def _param_names(e: Expr) -> set[str]:
-    if isinstance(e, Param):
-        return {e.name}
-    if isinstance(e, Index):
-        return _param_names(e.index)
-    if isinstance(e, PageOf):
-        return _param_names(e.outer) | _param_names(e.inner)
-    if isinstance(e, Op):
-        return set().union(*(_param_names(a) for a in e.args))
-    if isinstance(e, Quant):
-        return _param_names(e.body)
-    return set()
 
 
 def pairs(vs: Sequence[z3.ArithRef], ps: Sequence[z3.ArithRef]) -> list[Term]:

@@ -36,8 +36,7 @@ from oomcheck.checker.language.lang import (
     size_expr,
     symbolic_build,
 )
-from oomcheck.checker.language.sizes import definition
-from oomcheck.checker.language.sizes import instantiate as instantiate_model
+from oomcheck.checker.language.sizes import definition, instantiate
 
 
 class NotIndexedError(ModelError):
@@ -259,32 +258,6 @@ class _Reader:
         return tuple(out)
 
 
-def instantiate(t: Template, k: int, p: int) -> Template:
-    """The template at one size (its constants evaluated)."""
-    def ev(e: Expr) -> Expr:
-        if isinstance(e, Aff):
-            return Const(e.at(k, p), e.type)
-        if isinstance(e, Index):
-            return Index(e.array, ev(e.index))
-        if isinstance(e, PageOf):
-            return PageOf(ev(e.outer), ev(e.inner))
-        if isinstance(e, Op):
-            return Op(e.op, tuple(ev(a) for a in e.args))
-        if isinstance(e, Quant):
-            return Quant(e.kind, e.domain, e.var, ev(e.body))
-        return e
-    tv = {n: TVar(n, ("int", ev(v.type[1]), ev(v.type[2])) if v.is_int else v.type,  # type: ignore[index]
-                  v.domain, tuple(ev(x) for x in v.init), v.doc) for n, v in t.vars.items()}
-    acts = [TAction(a.name, a.func, a.file, a.actor, a.params, ev(a.guard),
-                    tuple((ev(lhs), ev(rhs)) for lhs, rhs in a.updates),  # type: ignore[misc]
-                    tuple((q, tuple((ev(lhs), ev(rhs)) for lhs, rhs in b)) for q, b in a.each))  # type: ignore[misc]
-            for a in t.actions]
-    props = {n: Property(n, q.kind, q.doc, None if q.expr is None else ev(q.expr),
-                         None if q.pre is None else ev(q.pre)) for n, q in t.properties.items()}
-    return Template(t.family, t.name, dict(t.domains), tv, acts, [ev(c) for c in t.init_constraints],
-                    ev(t.final), props)
-
-
 def read_template(fam: IndexedFamily, rebuild: Callable[[dict[str, object]], Model],
                   sizes: dict[str, object] | None = None) -> Template:
     """The model as one template over K and P: built with K and P as symbols (a Python-level use
@@ -305,7 +278,7 @@ def read_template(fam: IndexedFamily, rebuild: Callable[[dict[str, object]], Mod
     t = _Reader(sym, fam).read()
     for kk, pp in fam.checks:
         want = definition(rebuild({**base, k: kk, p: pp}))
-        got = definition(instantiate_model(sym, {k: kk, p: pp}))
+        got = definition(instantiate(sym, {k: kk, p: pp}))
         if want != got:
             what = next((a.split("\n", 1)[0] for a, b in zip(want, got, strict=False) if a != b),
                         "the list of declarations")

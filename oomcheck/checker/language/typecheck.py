@@ -100,7 +100,7 @@ class Printer:
 
     def __init__(self, *context: Expr):
         self.names: dict[str, str] = {}
-        self.taken = {p.name for e in context for p in _params(e) if not p.name.startswith("_")}
+        self.taken = {p.name for e in context for p in params_in(e) if not p.name.startswith("_")}
 
     def _name(self, p: Param) -> str:
         if not p.name.startswith("_"):
@@ -148,19 +148,20 @@ def show(e: Expr) -> str:
     return Printer(e).show(e)
 
 
-def _params(e: Expr) -> Iterator[Param]:
+def params_in(e: Expr) -> Iterator[Param]:
+    """Every parameter an expression mentions (quantified ones included)."""
     if isinstance(e, Param):
         yield e
     elif isinstance(e, Index):
-        yield from _params(e.index)
+        yield from params_in(e.index)
     elif isinstance(e, Op):
         for a in e.args:
-            yield from _params(a)
+            yield from params_in(a)
     elif isinstance(e, Quant):
-        yield from _params(e.body)
+        yield from params_in(e.body)
     elif isinstance(e, PageOf):
-        yield from _params(e.outer)
-        yield from _params(e.inner)
+        yield from params_in(e.outer)
+        yield from params_in(e.inner)
 
 
 # --------------------------------------------------------------------------------------------
