@@ -10,14 +10,21 @@
                                                        smallest sizes through SPIN; reports every
                                                        verdict that differs from ours
 
-Each row is exported with `oomcheck export promela` (oomcheck/export/promela.py: one process per
-weakly fair action instance for liveness, one process for safety), compiled with `spin -a` and
-`gcc -O2`, and run with pan: safety with -DSAFETY (deadlock also -DNOCLAIM), liveness with
-`pan -a -f` (weak fairness). SPIN runs twice: with its default partial-order reduction and with
--DNOREDUCE. oomcheck runs `oomcheck check` on the same row as a subprocess. Seconds are wall
-clock; SPIN's compile (spin -a + gcc) is its own column; peak MB is the child's peak resident set
-(os.wait4). "states" is what each tool stored: pan's "states, stored" (for -a -f that counts the
-product with the never claim and the fairness copies), our explicit engine's reachable states.
+Each row is exported with `oomcheck export promela` (oomcheck/export/promela.py), compiled with
+`spin -a` and `gcc -O2`, and run with pan: safety with -DSAFETY (deadlock also -DNOCLAIM) on the
+one-process export, liveness with `pan -a -f` (weak fairness) on two exports of the same steps:
+`instance` (a process per weakly fair action instance: exactly our fairness, SPIN's verdict must
+equal ours) and `actor` (a process per thread / OOM killer / reaper, the model a SPIN user would
+write: SPIN's weak fairness per process is then fairness per actor, cheaper for SPIN; its verdict
+is compared too). SPIN runs with its default partial-order reduction (--spin-noreduce adds a run
+with -DNOREDUCE). oomcheck runs `oomcheck check` on the same row as a subprocess, the whole
+command (start-up, catalog, model build, search), with Python's bytecode cache on as in any
+installed copy. Seconds are wall clock; SPIN's compile (spin -a + gcc) is its own column and is
+in "total s" with its run; peak MB is the child's peak resident set (os.wait4), pan's or
+oomcheck's. "states" is what each tool stored: pan's "states, stored" (for -a -f that counts the
+product with the never claim and the fairness copies), our explicit engine's states (one per
+orbit under symmetry). The last columns compare each SPIN run with oomcheck: its total time and
+peak memory over ours (above 1: oomcheck is faster, leaner).
 This bench installs nothing: without spin it says so and prints only oomcheck's column.
 """
 
@@ -26,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import sys
 import tempfile
@@ -38,10 +46,12 @@ from oomcheck.catalog import Catalog, Expectation, build_variant, default_catalo
 from oomcheck.checker.engines import Options, run
 from oomcheck.checker.explicit.search import Limits
 from oomcheck.checker.language.lang import Model, ModelError
-from oomcheck.export.promela import SpinSession, run_measured, spin_available, to_promela
+from oomcheck.export.promela import Promela, SpinSession, run_measured, spin_available, to_promela
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE_OPTIONS = ("threads", "vmas", "ptes")
+# oomcheck's runs: the bytecode cache on, as in an installed copy (a session may turn it off)
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 @dataclass
@@ -79,15 +89,17 @@ def default_rows() -> list[Row]:
     return rows
 
 
-def oomcheck_cell(row: Row, timeout: float) -> Cell:
+def oomcheck_cell(row: Row, timeout: float, reduced: bool = True) -> Cell:
     cmd = [sys.executable, "-m", "oomcheck", "check", row.model, "--variant", row.variant,
            "--property", row.prop, "--format", "json", "--quiet", "--max-seconds", str(timeout),
            "--max-states", "2000000000"]  # time and memory (16 GB) are the limits here, as for pan
+    if not reduced:
+        cmd += ["--symmetry", "off", "--por", "off"]
     for k, v in row.sizes.items():
         cmd += [f"--{k}", str(v)]
     for k, v in row.knobs.items():
         cmd += ["--knob", f"{k}={v}"]
-    r = run_measured(cmd, ROOT, timeout + 60)
+    r = run_measured(cmd, ROOT, timeout + 60, env=ENV)
     try:
         res = json.loads(r.output[r.output.index("{"):])["results"][0]
         verdict = res["verdict"] + (f" ({res['reason']})" if res.get("reason") else "")
@@ -95,19 +107,27 @@ def oomcheck_cell(row: Row, timeout: float) -> Cell:
     except (ValueError, KeyError, IndexError):
         verdict = "error: " + (r.output.strip().splitlines() or ["no output"])[-1][:80]
         states = None
-    return Cell("oomcheck", "explicit", None, r.seconds, r.cpu_seconds, states, r.peak_kb / 1024,
+    return Cell("oomcheck", "explicit" if reduced else "explicit --symmetry off --por off",
+                None, r.seconds, r.cpu_seconds, states, r.peak_kb / 1024,
                 verdict)
 
 
 def spin_cells(model: Model, row: Row, our_states: int | None, timeout: float,
-               opt: str, extra: tuple[str, ...]) -> list[Cell]:
+               opt: str, extra: tuple[str, ...], noreduce: bool) -> list[Cell]:
     props = model.select([row.prop])
-    pml = to_promela(model, props)
+    layouts = ("instance", "actor") if props[0].is_liveness else ("single",)
+    return [c for layout in layouts
+            for c in spin_layout(to_promela(model, props, layout), row, our_states, timeout,
+                                 opt, extra, (True, False) if noreduce else (True,))]
+
+
+def spin_layout(pml: Promela, row: Row, our_states: int | None, timeout: float, opt: str,
+                extra: tuple[str, ...], reductions: tuple[bool, ...]) -> list[Cell]:
     # hash table: 2^w slots, about twice the states (SPIN's own count, once known); DFS stack:
     # grown tenfold if pan says so
     w = 22 if not our_states else min(30, max(18, math.ceil(math.log2(our_states)) + 1))
     out = []
-    for reduce in (True, False):
+    for reduce in reductions:
         with tempfile.TemporaryDirectory(prefix="vs_spin_") as d:
             s = SpinSession(pml, Path(d), opt=opt, reduce=reduce, timeout=timeout,
                             extra_cflags=extra)
@@ -128,7 +148,7 @@ def spin_cells(model: Model, row: Row, our_states: int | None, timeout: float,
                 else:
                     break
             shown = [f for f in r.cflags if not f.startswith(("-DMEMLIM", "-DNFAIR"))]
-            flags = " ".join([opt, *shown, *r.args])
+            flags = " ".join([pml.layout, opt, *shown, *r.args])
             verdict = r.verdict + (f" ({r.reason[:60]})" if r.reason and r.verdict != "violated"
                                    else "")
             out.append(Cell("spin", flags, compile_s, r.run_seconds, r.cpu_seconds, r.states,
@@ -140,14 +160,29 @@ def fmt(x: float | int | None, spec: str) -> str:
     return "-" if x is None else format(x, spec)
 
 
+def total(c: Cell) -> float | None:
+    if c.run_s is None or c.verdict.startswith(("unknown", "error")):
+        return None  # an unfinished run has no time to compare
+    return c.run_s + (c.compile_s or 0.0)
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return "-" if a is None or b is None or b <= 0 else f"{a / b:.1f}x"
+
+
 def print_table(results: list[tuple[Row, list[Cell]]]) -> None:
-    head = ("row", "tool", "flags", "compile s", "run s", "cpu s", "states", "peak MB", "verdict")
+    head = ("row", "tool", "flags", "compile s", "run s", "total s", "cpu s", "states", "peak MB",
+            "verdict", "time vs ours", "memory vs ours")
     lines = []
     for row, cells in results:
+        ours = cells[0]
         for c in cells:
+            spin = c.tool == "spin"
             lines.append((row.label, c.tool, c.flags, fmt(c.compile_s, ".2f"), fmt(c.run_s, ".2f"),
-                          fmt(c.cpu_s, ".2f"), fmt(c.states, ","), fmt(c.peak_mb, ".0f"),
-                          c.verdict))
+                          fmt(total(c), ".2f"), fmt(c.cpu_s, ".2f"), fmt(c.states, ","),
+                          fmt(c.peak_mb, ".0f"), c.verdict,
+                          ratio(total(c), total(ours)) if spin else "",
+                          ratio(c.peak_mb, ours.peak_mb) if spin else ""))
     widths = [max(len(h), *(len(ln[i]) for ln in lines)) for i, h in enumerate(head)]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
@@ -155,7 +190,8 @@ def print_table(results: list[tuple[Row, list[Cell]]]) -> None:
         print("| " + " | ".join(x.ljust(w) for x, w in zip(ln, widths, strict=True)) + " |")
 
 
-def bench(rows: list[Row], timeout: float, opt: str, extra: tuple[str, ...] = ()) -> int:
+def bench(rows: list[Row], timeout: float, opt: str, extra: tuple[str, ...] = (),
+          noreduce: bool = False, unreduced: bool = False) -> int:
     missing = spin_available()
     if missing:
         print(f"vs_spin: {missing} not found (apt-get install spin gcc); "
@@ -166,16 +202,22 @@ def bench(rows: list[Row], timeout: float, opt: str, extra: tuple[str, ...] = ()
         row.sizes = dict(model.sizes)  # the defaults made explicit, for both tools and the label
         model.select([row.prop])  # an unknown property is one clear error, before any run
         print(f"vs_spin: {row.label}", file=sys.stderr, flush=True)
+        oomcheck_cell(row, timeout)  # once to warm the bytecode and native-core caches
         ours = oomcheck_cell(row, timeout)
         cells = [ours]
+        if unreduced:
+            cells.append(oomcheck_cell(row, timeout, reduced=False))
         if not missing:
-            cells += spin_cells(model, row, ours.states, timeout, opt, extra)
+            cells += spin_cells(model, row, ours.states, timeout, opt, extra, noreduce)
         results.append((row, cells))
     print_table(results)
     print()
-    print(f"SPIN {spin_version()}; gcc {opt}; pan -m<depth> -w<log2 of about twice our states>. "
-          "run s (wall), cpu s (user+sys) and peak MB are pan's, or oomcheck check's as a "
-          "subprocess; compile s is spin -a + gcc.")
+    print(f"SPIN {spin_version()}; gcc {opt}; pan -m<depth> -w<log2 of about twice SPIN's "
+          "states>. run s (wall), cpu s (user+sys) and peak MB are pan's, or oomcheck check's as "
+          "a subprocess; compile s is spin -a + gcc; total s = compile + run. Layouts: single "
+          "(safety, one process), instance (a process per fair action instance: our fairness), "
+          "actor (a process per actor: SPIN's fairness per process). \"x vs ours\" is SPIN's "
+          "figure over oomcheck's.")
     return 0
 
 
@@ -267,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="every catalog row at its smallest sizes: SPIN's verdicts against ours")
     p.add_argument("--no-reduce", action="store_true",
                    help="with --check-verdicts: compile pan with -DNOREDUCE")
+    p.add_argument("--unreduced", action="store_true",
+                   help="also run oomcheck with --symmetry off --por off (the states SPIN sees)")
+    p.add_argument("--spin-noreduce", action="store_true",
+                   help="also run each SPIN cell with -DNOREDUCE (no partial-order reduction)")
     p.add_argument("--all-sizes", action="store_true",
                    help="with --check-verdicts: every size point of each row, not the smallest")
     a = p.parse_args(argv)
@@ -277,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         opt = a.cc_opt or "-O2"
         extra = tuple(a.spin_cflags.split())
         if a.model is None:
-            return bench(default_rows(), a.timeout, opt, extra)
+            return bench(default_rows(), a.timeout, opt, extra, a.spin_noreduce, a.unreduced)
         if a.variant is None or not a.property:
             p.error("--model needs --variant and at least one --property")
         if any("=" not in k for k in a.knob):
@@ -288,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         for s, vals in size_lists.items():
             points = [{**pt, s: v} for pt in points for v in vals]
         rows = [Row(a.model, a.variant, pt, knobs, prop) for pt in points for prop in a.property]
-        return bench(rows, a.timeout, opt, extra)
+        return bench(rows, a.timeout, opt, extra, a.spin_noreduce, a.unreduced)
     except ModelError as e:
         print(f"vs_spin: error: {e}", file=sys.stderr)
         return 2

@@ -4,7 +4,7 @@ cli.py wires this in with add_parsers(subparsers) and run(args). Bad input raise
 oomcheck.lang.ModelError (exit code 2 in cli.main), as the other commands do.
 
     oomcheck export promela MODEL --variant V [--threads N | --vmas K --ptes P] [--knob K=V]
-                            [--property P ...] [--processes auto|single|instance] [-o FILE]
+                            [--property P ...] [--processes auto|single|instance|actor] [-o FILE]
 """
 
 from __future__ import annotations
@@ -41,9 +41,11 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:  # type: ignore
                    "(default: the spec/ catalog of the model)")
     e.add_argument("--processes", choices=LAYOUTS, default="auto",
                    help="instance: one process per weakly fair action instance (exact for "
-                        "liveness under pan -f); single: every step in one process (safety "
-                        "only, smaller state vector); auto (default): instance when a liveness "
-                        "property is exported, else single")
+                        "liveness under pan -f); actor: one process per actor, as a SPIN user "
+                        "writes it (pan -f is then fairness per actor: not ours when an actor "
+                        "has two steps enabled at once); single: every step in one process "
+                        "(safety only, smaller state vector); auto (default): instance when a "
+                        "liveness property is exported, else single")
     e.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
 
 

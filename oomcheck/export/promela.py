@@ -73,7 +73,7 @@ from oomcheck.checker.language.lang import (
     Var,
 )
 
-LAYOUTS = ("auto", "single", "instance")
+LAYOUTS = ("auto", "single", "instance", "actor")
 MAX_PROCESSES = 250  # pan's MAXPROC is 255, with init and the watcher
 MAX_INIT_COMBOS = 1 << 20
 
@@ -106,7 +106,7 @@ class PanRun:
 class Promela:
     text: str
     runs: dict[str, PanRun]
-    layout: str  # single | instance
+    layout: str  # single | instance | actor
     processes: int
     initial_states: int
 
@@ -545,6 +545,7 @@ class _Writer:
         shared: list[str] = []  # the single process's options, or the unfair steps'
         unfair_guards: list[str] = []
         pending: list[str] = []  # the comment of an action, put before its first instance
+        by_actor: dict[str, list[str]] = {}  # the actor layout's options, per actor instance
         last = None
         for inst in insts:
             a = inst.action
@@ -568,11 +569,20 @@ class _Writer:
                 if not a.fair:
                     unfair_guards.append(body[0].removesuffix(" ->"))
                 continue
+            if self.layout == "actor":
+                by_actor.setdefault(inst.actor, []).extend(
+                    [("  " + ln if ln else ln) for ln in pending] + opt)
+                pending = []
+                continue
             name = _unique(_sanitize("_".join([a.name, *(str(v) for _, v in inst.binding)])),
                            pnames)
             procs.append([*pending, f"@ACTIVE@proctype {name}() {{", "end:", "  do", *opt,
                           "  od", "}"])
             pending = []
+        for who, opts in by_actor.items():
+            name = _unique(_sanitize(who), pnames)
+            procs.append(["", f"/* ==== {who}: every fair step of this actor in one process */",
+                          f"@ACTIVE@proctype {name}() {{", "end:", "  do", *opts, "  od", "}"])
         if single:
             return [["/* Every step in one process: safety needs no fairness. */",
                      "@ACTIVE@proctype system() {", "end:", "  do", *shared, "  od", "}"]]
@@ -670,9 +680,16 @@ class _Writer:
                            f"knobs {knobs}")]
         if m.provenance:
             lines += [" *", *_comment(m.provenance)]
-        layout = ("one process per weakly fair action instance (SPIN's -f is weak fairness per "
-                  "process)" if self.layout == "instance" else "every action instance in one "
-                  "process (safety only)")
+        layout = {
+            "instance": "one process per weakly fair action instance (SPIN's -f is weak "
+                        "fairness per process)",
+            "single": "every action instance in one process (safety only)",
+            "actor": "one process per actor (each thread, the OOM killer, ...), as a SPIN user "
+                     "would write it. Under pan -f that is weak fairness per actor, not per "
+                     "action instance: a liveness verdict is sure to equal oomcheck's only when "
+                     "no actor ever has two steps enabled at once and no actor's step disables "
+                     "another actor's enabled step; the instance layout is exact",
+        }[self.layout]
         lines += [" *", *_comment(f"Processes: {layout}. Each step is one d_step with "
                                   f"simultaneous assignment. Initial states: {n_init}. Deadlock: "
                                   "no step enabled and not FINAL (an invalid end state)."),
@@ -729,12 +746,12 @@ class Measured:
     timed_out: bool = False
 
 
-def run_measured(cmd: list[str], cwd: Path | None = None, timeout: float | None = None
-                 ) -> Measured:
+def run_measured(cmd: list[str], cwd: Path | None = None, timeout: float | None = None,
+                 env: dict[str, str] | None = None) -> Measured:
     """Run a command; wall time and the peak RSS of that child alone (os.wait4), output merged."""
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        p = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
         timer = threading.Timer(timeout, p.kill) if timeout else None
         if timer is not None:
             timer.start()
