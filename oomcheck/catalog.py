@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from oomcheck.checker.language.lang import Model, ModelError
-from oomcheck.checker.parametric.prove import Family
+from oomcheck.checker.language.sizes import Family
 from oomcheck.models import ModelSpec, get_model
 
 
@@ -141,7 +141,7 @@ def _parse_catalog(path: Path) -> Catalog:
         else:
             knobs = _str_map(v["knobs"], f"{path}: variants.{name}.knobs")
             try:
-                spec.instantiate({}, knobs)  # validates the knob names and values
+                spec.check_knobs(knobs)  # validate() builds the variant
             except ModelError as e:
                 raise ModelError(f"{path}: variants.{name}: {e}") from None
             variants[name] = Variant(name, model, knobs=knobs,

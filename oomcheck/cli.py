@@ -55,7 +55,6 @@ from oomcheck.cli_sweep import add_parsers as add_sweep_parsers
 from oomcheck.cli_sweep import run as run_sweep
 from oomcheck.models import MODELS
 from oomcheck.progress import SearchProgress, StatusLine
-from oomcheck.verify import Settings, default_jobs, echo_to, verify_catalogs
 
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_UNKNOWN, EXIT_BOUNDED = 0, 1, 2, 3, 4
 EXIT_CODES_HELP = """exit codes:
@@ -372,6 +371,8 @@ def cmd_list() -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from oomcheck.verify import Settings, default_jobs, echo_to, verify_catalogs  # brings Z3
+
     catalogs = [load_catalog(p) for p in args.specs] if args.specs else default_catalogs()
     if not catalogs:
         raise ModelError("no spec files to verify")

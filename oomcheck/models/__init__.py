@@ -25,7 +25,8 @@ class ModelSpec:
     # indexed engine (checker/indexed/)
     indexed: IndexedFamily | None = None
 
-    def instantiate(self, sizes: dict[str, int], knobs: dict[str, str]) -> Model:
+    def check_knobs(self, knobs: dict[str, str]) -> None:
+        """Every knob named exists and has one of its values (a clear error otherwise)."""
         for k, v in knobs.items():
             if k not in self.knobs:
                 raise ModelError(f"model {self.name} has no knob {k!r} "
@@ -33,6 +34,9 @@ class ModelSpec:
             if v not in self.knobs[k]:
                 raise ModelError(f"knob {k} of model {self.name} must be one of "
                                  f"{', '.join(self.knobs[k])}, not {v!r}")
+
+    def instantiate(self, sizes: dict[str, int], knobs: dict[str, str]) -> Model:
+        self.check_knobs(knobs)
         full_sizes = {}
         for s, (default, lo, hi) in self.sizes.items():
             v = sizes.get(s, default)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from oomcheck.checker.language.compile import const_value
 from oomcheck.checker.language.lang import (
@@ -27,6 +28,20 @@ from oomcheck.checker.language.lang import (
     size_expr,
     substitute_size,
 )
+
+
+@dataclass
+class Family:
+    """How to rebuild a model at another size: the size that becomes a symbol, its domain."""
+
+    size: str
+    domain: str
+    lo: int
+    hi: int
+
+    def covers(self, model: Model) -> str:
+        fixed = [f"{k}={v}" for k, v in model.sizes.items() if k != self.size]
+        return f"every {self.size} >= {self.lo}" + (f" ({', '.join(fixed)})" if fixed else "")
 
 
 def instantiate(m: Model, values: Mapping[str, int]) -> Model:

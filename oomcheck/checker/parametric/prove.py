@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import z3
 
 from oomcheck.checker.explicit.search import Limits, check_explicit
 from oomcheck.checker.language.lang import TRUE, Model, ModelError, Property, Size, symbolic_build
-from oomcheck.checker.language.sizes import definition, instantiate
+from oomcheck.checker.language.sizes import Family, definition, instantiate
 from oomcheck.checker.parametric.counters import (
     CounterSystem,
     NotSymmetricError,
@@ -36,20 +35,6 @@ from oomcheck.checker.parametric.houdini import (
 )
 from oomcheck.checker.parametric.ranking import prove_leads_to
 from oomcheck.checker.trace import Result
-
-
-@dataclass
-class Family:
-    """How to rebuild a model at another size: the size that becomes a symbol, its domain."""
-
-    size: str
-    domain: str
-    lo: int
-    hi: int
-
-    def covers(self, model: Model) -> str:
-        fixed = [f"{k}={v}" for k, v in model.sizes.items() if k != self.size]
-        return f"every {self.size} >= {self.lo}" + (f" ({', '.join(fixed)})" if fixed else "")
 
 
 def counter_system(model: Model) -> tuple[CounterSystem, Family, Callable[[int], Model]]:

@@ -28,9 +28,9 @@ from types import ModuleType
 
 from oomcheck.checker.explicit.native.ccode import NativeUnsupportedError, generate, words_for
 from oomcheck.checker.explicit.por import PorTables
+from oomcheck.checker.language.bounds import value_bound
 from oomcheck.checker.language.compile import Compiled
 from oomcheck.checker.language.lang import Expr
-from oomcheck.checker.symbolic.encode import value_bound
 
 CDEF = """
 typedef struct {
