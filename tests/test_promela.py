@@ -81,12 +81,12 @@ def spin_gives_the_catalog_verdicts(ex: object, sizes: dict[str, int], tmp_path:
 
 
 @needs_spin
-@pytest.mark.parametrize(("ex", "sizes"), FREEZER)
+@pytest.mark.parametrize(("ex", "sizes"), FREEZER + REAPER)
 def test_spin_gives_the_catalog_liveness_verdicts_with_a_process_per_actor(
         ex: object, sizes: dict[str, int], tmp_path: Path) -> None:
     """The actor layout (the bench's SPIN-native model) carries SPIN's fairness per process,
     which is not ours in general (see the next tests), but gives the catalog's verdicts here."""
-    cat = catalog_for("freezer")
+    cat = catalog_for("freezer" if "threads" in sizes else "reaper")
     model = build_variant(resolve_variant(cat, ex.variant), sizes, ex.knobs, cat)  # type: ignore[attr-defined]
     live = [p.name for p in model.select(list(ex.verdicts)) if p.is_liveness]  # type: ignore[attr-defined]
     if not live:
