@@ -63,7 +63,9 @@ from oomcheck.checker.language.lang import (
     Var,
     any_of,
     count,
+    exists,
     forall,
+    implies,
     ite,
 )
 from oomcheck.checker.parametric.prove import Family, check_parametric
@@ -1214,6 +1216,42 @@ def test_interpreter_and_explicit_agree_on_a_read_guarded_by_ite() -> None:
     assert check_explicit(m, [p])[0].verdict == "holds"
     assert bmc_safety(m, p, 3, T).verdict == "holds"
     assert evaluate(m, p.expr, {("a", 0): 0, ("a", 1): 0, ("i", None): 2}) == 1  # type: ignore[arg-type]
+
+
+def test_a_read_that_may_leave_its_range_inside_a_quantifier_is_encoded() -> None:
+    """Seen once in the fuzzer (`parameter _p2 is not bound here` from BMC): where `a[x]` may
+    read out of range, the Z3 encoder says when it is read, and under `&`, `|`, `implies` and
+    `ite` that depends on the first operand; inside a quantifier's body (here in an `each`
+    body that also reads the action's parameter, in a guard and in the properties) that operand
+    mentions the quantified parameter, and the encoder built it without its binding. Every Z3
+    engine refused the model; the interpreter and the explicit engine run it."""
+    m = Model("quantified-read")
+    m.domain("p", 2)
+    m.domain("q", 2)
+    m.actor("p", "proc")
+    a = m.array("a", "p", IntType(0, 1), init=0)
+    b = m.array("b", "q", BOOL, init=False)
+    x = m.var("x", IntType(0, 2), init=0)  # a[x] is in range only because x stays 0
+    m.action("set", func="set", file="q.c", actor="p", params={"t": "p"},
+             guard=lambda t: (a[t] == 0) & forall("q", lambda v: ite(b[v], a[x] <= 1, True)),
+             updates=lambda t: {a[t]: 1},
+             each=("q", lambda e, t: {b[e]: exists("p", lambda u: (u == t) & (a[x] == 0))}))
+    m.invariant("stale", forall("q", lambda v: implies(b[v], a[x] == 0)), "set(0) makes it stale")
+    m.invariant("some_set", forall("q", lambda v: ~b[v] | exists("p", lambda u: a[u] == 1)), "")
+    m.no_deadlock("dl", "")
+    stale, some_set, dl = (_one(m, n) for n in ("stale", "some_set", "dl"))
+    ex = {r.property: r for r in check_explicit(m, [stale, some_set, dl])}
+    assert [ex[n].verdict for n in ("stale", "some_set", "dl")] == ["violated", "holds", "violated"]
+    assert len(ex["stale"].trace.steps) == 1  # type: ignore[union-attr]
+    r = bmc_safety(m, stale, 4, T)
+    assert r.verdict == "violated" and len(r.trace.steps) == 1  # type: ignore[union-attr]
+    assert bmc_safety(m, dl, 4, T).verdict == "violated"
+    assert k_induction(m, stale, 4, T).verdict == "violated"
+    for engine, out in [("bmc", bmc_safety(m, some_set, 4, T)),
+                        ("k-induction", k_induction(m, some_set, 4, T)),
+                        ("chc", check_chc(m, some_set, T))]:
+        assert out.verdict == "holds", (engine, out.reason)
+    assert k_induction(m, some_set, 4, T).strength["kind"] == "proved"
 
 
 # -- parametric regressions --------------------------------------------------------------------
