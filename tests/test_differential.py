@@ -1343,6 +1343,74 @@ def test_parametric_token_in_a_global_array() -> None:
     claims_agree(family_of(build))
 
 
+def test_parametric_broadcast_over_another_domain_writes_the_actions_thread() -> None:
+    """An `each` over a domain other than the threads' whose body writes the locals of the
+    action's own thread (its parameter): the counter system dropped that write, so the step
+    was a self-loop there, and "no deadlock" was claimed for every N (every instance deadlocks
+    once each thread has set its flag)."""
+    def build(n: object) -> Model:
+        m = Model("each-own-thread")
+        m.domain(THR, n)  # type: ignore[arg-type]
+        m.domain("cpu", 1)
+        m.actor(THR, "thread")
+        flag = m.array("flag", THR, BOOL, init=0)
+        m.action("set", func="set", file="f.c", actor=THR, params={"t": THR},
+                 guard=lambda t: ~flag[t], updates={},
+                 each=("cpu", lambda c, t: {flag[t]: ~flag[t]}))
+        m.invariant("inv", forall(THR, lambda u: ~flag[u]), "no flag is ever set")
+        m.no_deadlock("dl", "")
+        return m
+    m = family_of(build)
+    assert set(explicit_at_sizes(m, "dl").values()) == {"violated"}
+    results = {r.property: r for r in claims_agree(m)}
+    assert results["inv"].verdict == "violated", results["inv"].reason
+
+
+def test_parametric_update_the_counters_cannot_read_is_not_parametric() -> None:
+    """A thread's index used as a number in an update (here in a broadcast's body) was read
+    only when a proof first built the transition relation: check_parametric raised from the
+    middle of it instead of answering "not parametric"."""
+    def build(n: object) -> Model:
+        m = Model("thread-as-number")
+        m.domain(THR, n)  # type: ignore[arg-type]
+        m.domain("cpu", 1)
+        m.actor(THR, "thread")
+        flag = m.array("flag", THR, BOOL, init=0)
+        last = m.var("last", IntType(0, 9), init=0)
+        m.action("set", func="set", file="f.c", actor=THR, params={"t": THR},
+                 guard=lambda t: ~flag[t], updates=lambda t: {flag[t]: 1},
+                 each=("cpu", lambda c, t: {last: t}))
+        m.invariant("inv", last <= 8, "")
+        return m
+    m = family_of(build)
+    assert explicit_at_sizes(m, "inv") == dict.fromkeys(FAMILY_SIZES, "holds")
+    not_parametric(claims_agree(m), "used as a number")
+
+
+def test_parametric_broadcast_over_threads_writing_one_slot_is_not_parametric() -> None:
+    """A broadcast over the threads that writes the action's own thread's flag (not the flag
+    of the thread it is at) writes one slot once per thread: from two threads on the instance
+    is refused. The counter system read it as writing every thread's flag, and with a family
+    checked only at its smallest size (one thread) claimed the property for every N."""
+    def make(sizes: dict[str, object]) -> Model:
+        n = sizes["threads"]
+        m = Model("each-one-slot")
+        m.domain(THR, n)  # type: ignore[arg-type]
+        m.actor(THR, "thread")
+        flag = m.array("flag", THR, BOOL, init=0)
+        m.action("set", func="set", file="f.c", actor=THR, params={"t": THR},
+                 guard=lambda t: ~flag[t], updates={},
+                 each=(THR, lambda e, t: {flag[t]: 1}))
+        m.invariant("inv", implies(exists(THR, lambda u: flag[u]), forall(THR, lambda u: flag[u])), "")
+        m.sizes = {"threads": n}  # type: ignore[dict-item]
+        m.family = Family("threads", THR, 1, 1)
+        m.rebuild = make  # type: ignore[assignment]
+        return m
+    m = make({"threads": 1})
+    assert explicit_at_sizes(m, "inv")[2].startswith("refused")
+    not_parametric(claims_agree(m), "broadcast over the threads")
+
+
 def test_parametric_counter_typed_too_small() -> None:
     def build(n: object) -> Model:
         m = Model("small-counter")
