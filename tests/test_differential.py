@@ -1254,6 +1254,32 @@ def test_a_read_that_may_leave_its_range_inside_a_quantifier_is_encoded() -> Non
     assert k_induction(m, some_set, 4, T).strength["kind"] == "proved"
 
 
+def test_quantifiers_over_domains_whose_names_end_in_a_digit_bind_apart() -> None:
+    """A quantifier's parameter was named `_<domain><n>` with n from one counter: over a domain
+    d1 at n=M and over d at n=1M (ten or more names later, as in any larger model) both were
+    `_d1M`, and the inner one rebound the outer one, in every engine alike."""
+    from oomcheck.checker.language import lang
+    m = Model("names")
+    m.domain("d1", 2)
+    m.domain("d", 3)
+    m.actor("env", "env")
+    x = m.var("x", BOOL, init=0)
+    m.action("t", func="t", file="n.c", actor="env", updates={x: ~x})
+
+    def outer(u: Param) -> Expr:
+        target = int("1" + u.name[len("_d1"):].lstrip("_"))  # the count the clash needs
+        while next(lang._fresh) < target - 1:  # the names other quantifiers take meanwhile
+            pass
+        return exists("d", lambda w: u == 1)
+    one = count("d1", outer)
+    assert one.var != one.body.var  # type: ignore[attr-defined]
+    m.invariant("one", one == 1, "exactly one element of d1 is 1")
+    p = _one(m, "one")
+    assert evaluate(m, p.expr, {("x", None): 0}) == 1  # type: ignore[arg-type]
+    assert check_explicit(m, [p])[0].verdict == "holds"
+    assert bmc_safety(m, p, 3, T).verdict == "holds"
+
+
 # -- parametric regressions --------------------------------------------------------------------
 
 THR = "thread"
