@@ -722,6 +722,9 @@ class _FamilyGen:
             self.notes.append("token")
             lines.append(f'    m.domain("slot", {self.draw(st.integers(1, 2))})')
             lines.append('    tok = m.array("tok", "slot", BOOL, init=0)')
+        own_each = has_flag and self.chance(0.3)  # a broadcast over one element writes flag[t]
+        if own_each:
+            lines.append('    m.domain("one", 1)')
 
         def cond_local(t: str) -> str:
             c = [f"(pc[{t}] == {self.draw(st.integers(0, npc - 1))})"]
@@ -767,7 +770,14 @@ class _FamilyGen:
             if gc:
                 g.append(gc)
             ups = [f"pc[t]: {self.draw(st.integers(0, npc - 1))}"]
-            if has_flag and self.chance(0.3):
+            each = ""
+            if own_each and self.chance(0.5):  # the action's own thread's flag, in an each body
+                x, k = self.draw(st.integers(0, npc - 1)), self.draw(st.integers(0, 2))
+                val = self.pick(["1", "0", "~flag[t]", f'count("thread", lambda u: pc[u] == {x}) > {k}',
+                                 'exists("one", lambda o2: ~flag[t])'])
+                args = "o, t, s" if use_tok else "o, t"
+                each = f', each=("one", lambda {args}: {{flag[t]: {val}}})'
+            elif has_flag and self.chance(0.3):
                 ups.append(f"flag[t]: {self.pick(['0', '1', '~flag[t]'])}")
             eff = self.pick(["none", "g1", "g0"] + (["inc", "dec", "inc_guarded"] if has_cnt else []))
             if eff == "g1":
@@ -791,7 +801,7 @@ class _FamilyGen:
             fair = "" if self.chance(0.8) else ", fair=False"
             lines.append(f'    m.action("a{j}", func="a{j}", file="fam.c", actor="thread", params={params},\n'
                          f'             guard={lam} {" & ".join(g)},\n'
-                         f'             updates={lam} {{{", ".join(ups)}}}{fair})')
+                         f'             updates={lam} {{{", ".join(ups)}}}{each}{fair})')
         if dist and self.chance(0.5):
             lines.append('    m.actor("k", "kthread")')
             lines.append(f'    m.action("d0", func="d0", file="fam.c", actor="k", guard=pc[0] == 0,\n'
