@@ -7,9 +7,10 @@ person can read, and a minimal one can be pasted into a regression test as it is
 Two kinds of models:
 - `models(profile)`: one model over the whole (typed) language: bool, int with small, large and
   negative ranges, enum; scalars and arrays over one or two domains; parameterised actions,
-  `each` broadcasts, per-index and nondeterministic initial values, init constraints, `final`,
-  unfair actions; all four property kinds; sometimes a thread domain (a `Family`) so that the
-  explicit engine may reduce by symmetry. A `Profile` says which risky but well-typed corners
+  `each` broadcasts (whose bodies may read the action's parameters), per-index and
+  nondeterministic initial values, init constraints, `final`, unfair actions; all four
+  property kinds; sometimes a thread domain (a `Family`) so that the explicit engine may
+  reduce by symmetry. A `Profile` says which risky but well-typed corners
   are drawn (large constants, indices computed from the state, updates that may leave their
   type) and how often exactly one ill-typed expression is planted (an int under `&`, a bool in
   arithmetic, a count over numbers, mixed `==`, ...): such a model must be refused when it is
@@ -337,7 +338,7 @@ class _ModelGen:
         if self.of_kind("enum"):
             opts += ["enum_eq"]
         if depth > 0:
-            opts += ["and", "or", "not", "implies", "quant", "ite"]
+            opts += ["and", "or", "not", "implies", "quant", "ite", "guarded_quant"]
         if scope:
             opts.append("param_eq")
         pairs = [(a, b) for (a, da), (b, db) in itertools.combinations(scope, 2) if da == db]
@@ -383,6 +384,8 @@ class _ModelGen:
         if how == "ite":
             return (f"ite({self.bool_expr(scope, depth - 1)}, {self.bool_expr(scope, depth - 1)}, "
                     f"{self.bool_expr(scope, depth - 1)})")
+        if how == "guarded_quant":
+            return self.guarded_quant(scope, depth)
         kind = self.pick(["forall", "exists", "count"])
         if kind == "count":
             op = self.pick(["<", "<=", "==", "!=", ">="])
@@ -390,6 +393,34 @@ class _ModelGen:
         d = self.pick(self.domains)
         u = self.var_name()
         return f'{kind}("{d}", lambda {u}: {self.bool_expr([*scope, (u, d)], depth - 1)})'
+
+    def guarded_quant(self, scope: Scope, depth: int) -> str:
+        """A quantifier whose body is `&`, `|`, `implies` or `ite` with a first operand about its
+        own element (which decides whether the rest, maybe a read out of range, is evaluated)."""
+        d = self.pick(self.domains)
+        u = self.var_name()
+        inner = [*scope, (u, d)]
+        own = [v for v in self.arrays if v.domain == d]
+        if own and self.chance(0.6):
+            v = self.pick(own)
+            val = self.show_value(v, self.pick(self.values(v)))
+            first = f"({v.name}[{u}] {self.pick(['==', '!='])} {val})"
+        else:
+            hi = 0 if self.threads and d == "p" else self.domains[d] - 1
+            first = f"({u} {self.pick(['==', '!='])} {self.draw(st.integers(0, hi))})"
+        rest = self.bool_expr(inner, depth - 1)
+        form = self.pick(["&", "|", "implies", "ite"])
+        if form in ("&", "|"):
+            body = f"({first} {form} {rest})"
+        elif form == "implies":
+            body = f"implies({first}, {rest})"
+        else:
+            body = f"ite({first}, {rest}, {self.bool_expr(inner, depth - 1)})"
+        kind = self.pick(["forall", "exists", "count"])
+        if kind == "count":
+            op, k = self.pick(["<=", ">="]), self.draw(st.integers(0, 2))
+            return f'(count("{d}", lambda {u}: {body}) {op} {k})'
+        return f'{kind}("{d}", lambda {u}: {body})'
 
     # -- the planted ill-typed expression ----------------------------------------------------
 
@@ -475,25 +506,31 @@ class _ModelGen:
 
     # -- updates and actions -----------------------------------------------------------------
 
-    def update(self, v: VarInfo, target: str, scope: Scope) -> str:
+    def update(self, v: VarInfo, target: str, scope: Scope, depth: int = 1) -> str:
+        """A value for v; depth > 1 (an `each` body) nests conditions deeper, quantifiers in them."""
         if v.kind == "bool":
-            how = self.pick(["const", "not", "expr"])
+            how = self.pick(["const", "not", "expr"] + (["expr"] if depth > 1 else []))
             if how == "const":
                 return self.pick(["0", "1", "True", "False"])
             if how == "not":
                 return f"~{target}"
-            return self.bool_expr(scope, 1)
+            return self.bool_expr(scope, depth)
         if v.kind == "enum":
-            return self.enum_expr(scope, 1)
+            return self.enum_expr(scope, depth)
         lo, hi = v.lo, v.hi
         opts = ["const", "const", "wrap", "copy"]
         if lo <= 0 and hi >= 3:
             opts.append("count")
+        if depth > 1:
+            opts += ["choose", "choose"]
         if self.pf.overflow and self.chance(0.5):
             opts += ["raw", "step", "step"]
         how = self.pick(opts)
         if how == "const":
             return str(self.pick(self.values(v)))
+        if how == "choose":  # one of two values of its type, by a condition
+            a, b = self.pick(self.values(v)), self.pick(self.values(v))
+            return f"ite({self.bool_expr(scope, depth)}, {a}, {b})"
         if how == "wrap":
             k = 1 if v.small else self.pick([1, 2048, 4096])
             if self.chance(0.5):
@@ -540,9 +577,12 @@ class _ModelGen:
             arr = self.pick(self.arrays)
             avoid.add(arr.name)
             e = self.var_name()
-            escope = [(e, arr.domain)]  # the body sees only its own parameter
-            each = f'("{arr.domain}", lambda {e}: {{{arr.name}[{e}]: ' \
-                   f'{self.update(arr, f"{arr.name}[{e}]", escope)}}})'
+            # the body sees its own element, and sometimes the action's parameters after it
+            takes = params and self.chance(0.5)
+            escope = [(e, arr.domain), *(params if takes else [])]
+            args = ", ".join(p for p, _ in escope)
+            each = f'("{arr.domain}", lambda {args}: {{{arr.name}[{e}]: ' \
+                   f'{self.update(arr, f"{arr.name}[{e}]", escope, 2)}}})'
         ups = self.targets(params, avoid)
         if not ups and each is None:
             ups = self.targets(params, set())
@@ -682,6 +722,9 @@ class _FamilyGen:
             self.notes.append("token")
             lines.append(f'    m.domain("slot", {self.draw(st.integers(1, 2))})')
             lines.append('    tok = m.array("tok", "slot", BOOL, init=0)')
+        own_each = has_flag and self.chance(0.3)  # a broadcast over one element writes flag[t]
+        if own_each:
+            lines.append('    m.domain("one", 1)')
 
         def cond_local(t: str) -> str:
             c = [f"(pc[{t}] == {self.draw(st.integers(0, npc - 1))})"]
@@ -727,7 +770,14 @@ class _FamilyGen:
             if gc:
                 g.append(gc)
             ups = [f"pc[t]: {self.draw(st.integers(0, npc - 1))}"]
-            if has_flag and self.chance(0.3):
+            each = ""
+            if own_each and self.chance(0.5):  # the action's own thread's flag, in an each body
+                x, k = self.draw(st.integers(0, npc - 1)), self.draw(st.integers(0, 2))
+                val = self.pick(["1", "0", "~flag[t]", f'count("thread", lambda u: pc[u] == {x}) > {k}',
+                                 'exists("one", lambda o2: ~flag[t])'])
+                args = "o, t, s" if use_tok else "o, t"
+                each = f', each=("one", lambda {args}: {{flag[t]: {val}}})'
+            elif has_flag and self.chance(0.3):
                 ups.append(f"flag[t]: {self.pick(['0', '1', '~flag[t]'])}")
             eff = self.pick(["none", "g1", "g0"] + (["inc", "dec", "inc_guarded"] if has_cnt else []))
             if eff == "g1":
@@ -751,7 +801,7 @@ class _FamilyGen:
             fair = "" if self.chance(0.8) else ", fair=False"
             lines.append(f'    m.action("a{j}", func="a{j}", file="fam.c", actor="thread", params={params},\n'
                          f'             guard={lam} {" & ".join(g)},\n'
-                         f'             updates={lam} {{{", ".join(ups)}}}{fair})')
+                         f'             updates={lam} {{{", ".join(ups)}}}{each}{fair})')
         if dist and self.chance(0.5):
             lines.append('    m.actor("k", "kthread")')
             lines.append(f'    m.action("d0", func="d0", file="fam.c", actor="k", guard=pc[0] == 0,\n'

@@ -63,7 +63,9 @@ from oomcheck.checker.language.lang import (
     Var,
     any_of,
     count,
+    exists,
     forall,
+    implies,
     ite,
 )
 from oomcheck.checker.parametric.prove import Family, check_parametric
@@ -1216,6 +1218,68 @@ def test_interpreter_and_explicit_agree_on_a_read_guarded_by_ite() -> None:
     assert evaluate(m, p.expr, {("a", 0): 0, ("a", 1): 0, ("i", None): 2}) == 1  # type: ignore[arg-type]
 
 
+def test_a_read_that_may_leave_its_range_inside_a_quantifier_is_encoded() -> None:
+    """Seen once in the fuzzer (`parameter _p2 is not bound here` from BMC): where `a[x]` may
+    read out of range, the Z3 encoder says when it is read, and under `&`, `|`, `implies` and
+    `ite` that depends on the first operand; inside a quantifier's body (here in an `each`
+    body that also reads the action's parameter, in a guard and in the properties) that operand
+    mentions the quantified parameter, and the encoder built it without its binding. Every Z3
+    engine refused the model; the interpreter and the explicit engine run it."""
+    m = Model("quantified-read")
+    m.domain("p", 2)
+    m.domain("q", 2)
+    m.actor("p", "proc")
+    a = m.array("a", "p", IntType(0, 1), init=0)
+    b = m.array("b", "q", BOOL, init=False)
+    x = m.var("x", IntType(0, 2), init=0)  # a[x] is in range only because x stays 0
+    m.action("set", func="set", file="q.c", actor="p", params={"t": "p"},
+             guard=lambda t: (a[t] == 0) & forall("q", lambda v: ite(b[v], a[x] <= 1, True)),
+             updates=lambda t: {a[t]: 1},
+             each=("q", lambda e, t: {b[e]: exists("p", lambda u: (u == t) & (a[x] == 0))}))
+    m.invariant("stale", forall("q", lambda v: implies(b[v], a[x] == 0)), "set(0) makes it stale")
+    m.invariant("some_set", forall("q", lambda v: ~b[v] | exists("p", lambda u: a[u] == 1)), "")
+    m.no_deadlock("dl", "")
+    stale, some_set, dl = (_one(m, n) for n in ("stale", "some_set", "dl"))
+    ex = {r.property: r for r in check_explicit(m, [stale, some_set, dl])}
+    assert [ex[n].verdict for n in ("stale", "some_set", "dl")] == ["violated", "holds", "violated"]
+    assert len(ex["stale"].trace.steps) == 1  # type: ignore[union-attr]
+    r = bmc_safety(m, stale, 4, T)
+    assert r.verdict == "violated" and len(r.trace.steps) == 1  # type: ignore[union-attr]
+    assert bmc_safety(m, dl, 4, T).verdict == "violated"
+    assert k_induction(m, stale, 4, T).verdict == "violated"
+    for engine, out in [("bmc", bmc_safety(m, some_set, 4, T)),
+                        ("k-induction", k_induction(m, some_set, 4, T)),
+                        ("chc", check_chc(m, some_set, T))]:
+        assert out.verdict == "holds", (engine, out.reason)
+    assert k_induction(m, some_set, 4, T).strength["kind"] == "proved"
+
+
+def test_quantifiers_over_domains_whose_names_end_in_a_digit_bind_apart() -> None:
+    """A quantifier's parameter was named `_<domain><n>` with n from one counter: over a domain
+    d1 at n=M and over d at n=1M (ten or more names later, as in any larger model) both were
+    `_d1M`, and the inner one rebound the outer one, in every engine alike."""
+    from oomcheck.checker.language import lang
+    m = Model("names")
+    m.domain("d1", 2)
+    m.domain("d", 3)
+    m.actor("env", "env")
+    x = m.var("x", BOOL, init=0)
+    m.action("t", func="t", file="n.c", actor="env", updates={x: ~x})
+
+    def outer(u: Param) -> Expr:
+        target = int("1" + u.name[len("_d1"):].lstrip("_"))  # the count the clash needs
+        while next(lang._fresh) < target - 1:  # the names other quantifiers take meanwhile
+            pass
+        return exists("d", lambda w: u == 1)
+    one = count("d1", outer)
+    assert one.var != one.body.var  # type: ignore[attr-defined]
+    m.invariant("one", one == 1, "exactly one element of d1 is 1")
+    p = _one(m, "one")
+    assert evaluate(m, p.expr, {("x", None): 0}) == 1  # type: ignore[arg-type]
+    assert check_explicit(m, [p])[0].verdict == "holds"
+    assert bmc_safety(m, p, 3, T).verdict == "holds"
+
+
 # -- parametric regressions --------------------------------------------------------------------
 
 THR = "thread"
@@ -1303,6 +1367,74 @@ def test_parametric_token_in_a_global_array() -> None:
                     "one thread only takes the token, so N-1 stay behind (1 only at N=2)")
         return m
     claims_agree(family_of(build))
+
+
+def test_parametric_broadcast_over_another_domain_writes_the_actions_thread() -> None:
+    """An `each` over a domain other than the threads' whose body writes the locals of the
+    action's own thread (its parameter): the counter system dropped that write, so the step
+    was a self-loop there, and "no deadlock" was claimed for every N (every instance deadlocks
+    once each thread has set its flag)."""
+    def build(n: object) -> Model:
+        m = Model("each-own-thread")
+        m.domain(THR, n)  # type: ignore[arg-type]
+        m.domain("cpu", 1)
+        m.actor(THR, "thread")
+        flag = m.array("flag", THR, BOOL, init=0)
+        m.action("set", func="set", file="f.c", actor=THR, params={"t": THR},
+                 guard=lambda t: ~flag[t], updates={},
+                 each=("cpu", lambda c, t: {flag[t]: ~flag[t]}))
+        m.invariant("inv", forall(THR, lambda u: ~flag[u]), "no flag is ever set")
+        m.no_deadlock("dl", "")
+        return m
+    m = family_of(build)
+    assert set(explicit_at_sizes(m, "dl").values()) == {"violated"}
+    results = {r.property: r for r in claims_agree(m)}
+    assert results["inv"].verdict == "violated", results["inv"].reason
+
+
+def test_parametric_update_the_counters_cannot_read_is_not_parametric() -> None:
+    """A thread's index used as a number in an update (here in a broadcast's body) was read
+    only when a proof first built the transition relation: check_parametric raised from the
+    middle of it instead of answering "not parametric"."""
+    def build(n: object) -> Model:
+        m = Model("thread-as-number")
+        m.domain(THR, n)  # type: ignore[arg-type]
+        m.domain("cpu", 1)
+        m.actor(THR, "thread")
+        flag = m.array("flag", THR, BOOL, init=0)
+        last = m.var("last", IntType(0, 9), init=0)
+        m.action("set", func="set", file="f.c", actor=THR, params={"t": THR},
+                 guard=lambda t: ~flag[t], updates=lambda t: {flag[t]: 1},
+                 each=("cpu", lambda c, t: {last: t}))
+        m.invariant("inv", last <= 8, "")
+        return m
+    m = family_of(build)
+    assert explicit_at_sizes(m, "inv") == dict.fromkeys(FAMILY_SIZES, "holds")
+    not_parametric(claims_agree(m), "used as a number")
+
+
+def test_parametric_broadcast_over_threads_writing_one_slot_is_not_parametric() -> None:
+    """A broadcast over the threads that writes the action's own thread's flag (not the flag
+    of the thread it is at) writes one slot once per thread: from two threads on the instance
+    is refused. The counter system read it as writing every thread's flag, and with a family
+    checked only at its smallest size (one thread) claimed the property for every N."""
+    def make(sizes: dict[str, object]) -> Model:
+        n = sizes["threads"]
+        m = Model("each-one-slot")
+        m.domain(THR, n)  # type: ignore[arg-type]
+        m.actor(THR, "thread")
+        flag = m.array("flag", THR, BOOL, init=0)
+        m.action("set", func="set", file="f.c", actor=THR, params={"t": THR},
+                 guard=lambda t: ~flag[t], updates={},
+                 each=(THR, lambda e, t: {flag[t]: 1}))
+        m.invariant("inv", implies(exists(THR, lambda u: flag[u]), forall(THR, lambda u: flag[u])), "")
+        m.sizes = {"threads": n}  # type: ignore[dict-item]
+        m.family = Family("threads", THR, 1, 1)
+        m.rebuild = make  # type: ignore[assignment]
+        return m
+    m = make({"threads": 1})
+    assert explicit_at_sizes(m, "inv")[2].startswith("refused")
+    not_parametric(claims_agree(m), "broadcast over the threads")
 
 
 def test_parametric_counter_typed_too_small() -> None:

@@ -171,6 +171,36 @@ def _refused(m: Model, words: str) -> None:
         assert words in r.reason, r.reason
 
 
+def test_a_broadcast_over_a_fixed_domain_may_write_a_scalar() -> None:
+    """An `each` over a domain of one element whose body (reading the action's parameter)
+    writes a scalar: the encoder took every broadcast target for an array element and
+    crashed (AttributeError); now it is the one assignment it is, proved for every size."""
+    def build(k: int, p: int) -> Model:
+        m = Model("each-scalar", sizes={"vmas": k, "ptes": p})
+        m.domain("vma", k)
+        m.domain("pte_index", p)
+        m.product("page", "vma", "pte_index")
+        m.domain("one", 1)
+        mark = m.array("mark", "vma", BOOL, init=0)
+        seen = m.var("seen", BOOL, init=0)
+        m.action("visit", func="visit", file="t.c", actor="z", params={"v": "vma"},
+                 guard=lambda v: ~mark[v], updates=lambda v: {mark[v]: 1},
+                 each=("one", lambda o, v: {seen: ~mark[v]}))
+        m.invariant("seen", implies(~seen, forall("vma", lambda u: ~mark[u])), "a visit is seen")
+        m.invariant("unseen", ~seen, "false after the first visit")
+        m.indexed = FAM
+        m.rebuild = lambda sizes: build(sizes["vmas"], sizes["ptes"])
+        return m
+    m = build(2, 2)
+    results = {r.property: r for r in check_indexed(m, list(m.properties.values()), timeout=30)}
+    assert results["seen"].verdict == "holds", results["seen"].reason
+    assert results["unseen"].verdict == "violated", results["unseen"].reason
+    for r in results.values():
+        assert r.strength["covers"] == "every vmas >= 1 and ptes >= 1"
+        for k, p in SMALL:
+            assert explicit_at(m, k, p, r.property) == r.verdict
+
+
 def test_refuses_a_model_whose_code_depends_on_the_size() -> None:
     def build(k: int, p: int) -> Model:
         m = toy(k, p)

@@ -339,6 +339,13 @@ class Encoder:
             qv = self.fresh(q.domain, "each_")
             qs = list(qv) if isinstance(qv, tuple) else [qv]
             for lhs, rhs in body:
+                if isinstance(lhs, Var):  # one scalar, written once per element
+                    if self.t.domains[q.domain] != 1 or lhs.name in new_scal:
+                        raise NotIndexedError(f"action {a.name}: a broadcast over {q.domain} "
+                                              f"assigns {lhs.name} once per element")
+                    new_scal[lhs.name] = self._value(lhs.name, self.expr(
+                        rhs, s, {**env, q.name: z3.IntVal(0)}, 0, terms, fresh))
+                    continue
                 name = lhs.array
                 if name in new_arr:
                     raise NotIndexedError(f"action {a.name} assigns {name} twice")

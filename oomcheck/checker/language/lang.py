@@ -308,6 +308,13 @@ OPS = {"+", "-", "==", "!=", "<", "<=", "and", "or", "not", "implies", "ite"}
 _fresh = itertools.count()
 
 
+def fresh_param(domain: str) -> Param:
+    """A new parameter over domain, for a quantifier or an `each`. Its name is unique: the number
+    after the last underscore is new, so no two domains' names meet (`_d1` + `0` and `_d` + `10`
+    were one name, and an inner quantifier over d rebound an outer one over d1)."""
+    return Param(f"_{domain}_{next(_fresh)}", domain)
+
+
 def ite(c: Operand, a: Operand, b: Operand) -> Expr:
     return Op("ite", (lift(c), lift(a), lift(b)))
 
@@ -335,7 +342,7 @@ def any_of(*xs: Operand) -> Expr:
 
 
 def _quant(kind: str, domain: str, body: Callable[[Param], Operand]) -> Expr:
-    p = Param(f"_{domain}{next(_fresh)}", domain)
+    p = fresh_param(domain)
     return Quant(kind, domain, p.name, lift(body(p)))
 
 
@@ -603,7 +610,7 @@ class Model:
             dom, body = each
             if dom not in self.domains:
                 raise ModelError(f"action {name}: each over unknown domain {dom}")
-            q = Param(f"_{dom}{next(_fresh)}", dom)
+            q = fresh_param(dom)
             # the body sees the element, then the action's parameters if it takes them
             takes = len(inspect.signature(body).parameters)
             broadcast = ((q, self._updates(name, body(q, *ps) if takes > 1 else body(q))),)

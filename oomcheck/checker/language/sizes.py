@@ -143,12 +143,15 @@ def definition(m: Model) -> list[str]:
     """The model's definition as text, blind to generated parameter names: two builds of one
     variant at one size must give the same list."""
     names: dict[str, str] = {}
+    # lang.fresh_param's names: _<domain>_<n> (the longest domain name first)
+    doms = "|".join(re.escape(d) for d in sorted(m.domains, key=len, reverse=True))
+    generated = re.compile(rf"_(?:{doms})_\d+")
 
     def ren(match: re.Match) -> str:
         return names.setdefault(match.group(0), f"_q{len(names)}")
 
     def show(x: object) -> str:
-        return re.sub(r"_[A-Za-z]+\d+", ren, repr(_fold_all(x)))
+        return generated.sub(ren, repr(_fold_all(x)))
 
     out = [f"domain {k} = {v}" for k, v in m.domains.items()]
     for name, d in m.vars.items():

@@ -96,7 +96,7 @@ def type_name(t: ExprType) -> str:
 
 class Printer:
     """Renders expressions; quantifier and `each` parameters (generated names such as
-    `_thread12`) get short readable names, consistent across the calls of one printer."""
+    `_thread_12`) get short readable names, consistent across the calls of one printer."""
 
     def __init__(self, *context: Expr):
         self.names: dict[str, str] = {}

@@ -40,6 +40,7 @@ from oomcheck.checker.language.lang import (
     Var,
     symbolic_build,
 )
+from oomcheck.checker.language.typecheck import show
 from oomcheck.checker.symbolic.encode import apply_op, as_bool, as_int
 
 Local = tuple[int, ...]
@@ -282,27 +283,30 @@ class CounterSystem:
         for lhs, rhs in a.updates:
             v = self._coerce(lhs, self.eval(rhs, s, env))
             self._write(lhs, v, s, env, g, d, mover)
-        if a.each:
-            if mover:
-                raise NotSymmetricError(f"action {a.name} updates its thread and every thread at once")
-            for q, ups in a.each:
-                if q.domain != self.domain:
-                    for i in range(self.model.domains[q.domain]):
-                        for lhs, rhs in ups:
-                            v = self._coerce(lhs, self.eval(rhs, s, {**env, q.name: i}))
-                            self._write(lhs, v, s, {**env, q.name: i}, g, d, {})
-                    continue
+        # a broadcast over another domain is a list of updates like the action's own: it may
+        # write the action's thread's locals too
+        for q, ups in a.each:
+            if q.domain != self.domain:
+                for i in range(self.model.domains[q.domain]):
+                    for lhs, rhs in ups:
+                        v = self._coerce(lhs, self.eval(rhs, s, {**env, q.name: i}))
+                        self._write(lhs, v, s, {**env, q.name: i}, g, d, mover)
+        for q, ups in a.each:
+            if q.domain == self.domain:
+                if mover:
+                    raise NotSymmetricError(f"action {a.name} updates its thread and every thread at once")
                 for i in self.dist:
                     benv = {**env, q.name: Thread(dist=i)}
                     for lhs, rhs in ups:
-                        self._write(lhs, self._coerce(lhs, self.eval(rhs, s, benv)), s, benv, g, d, {})
+                        self._write(lhs, self._coerce(lhs, self.eval(rhs, s, benv)), s, benv, g, d, {},
+                                    element=q.name)
                 moved: dict[Local, list[z3.ArithRef]] = {x: [] for x in self.local_states}
                 for loc in self.local_states:
                     benv = {**env, q.name: Thread(local=loc)}
                     new: dict[str, z3.ExprRef] = {}
                     for lhs, rhs in ups:
                         self._write(lhs, self._coerce(lhs, self.eval(rhs, s, benv)), s, benv,
-                                    g, d, new, broadcast=True)
+                                    g, d, new, element=q.name)
                     for x, cond in self._targets(loc, new):
                         moved[x].append(s.c[loc] if z3.is_true(cond) else z3.If(cond, s.c[loc], 0))
                 c = {x: z3.Sum(v) if v else z3.IntVal(0) for x, v in moved.items()}
@@ -321,7 +325,13 @@ class CounterSystem:
         return as_int(v)
 
     def _write(self, lhs: Var | Index, v: z3.ExprRef, s: CState, env: dict[str, object],
-               g: dict, d: dict, mover: dict, broadcast: bool = False) -> None:
+               g: dict, d: dict, mover: dict, element: str | None = None) -> None:
+        """Record lhs := v; element: the parameter of a broadcast over the threads, which may
+        write only that thread's own locals (anything else is one slot written once per thread)."""
+        if element is not None and not (isinstance(lhs, Index) and isinstance(lhs.index, Param)
+                                        and lhs.index.name == element):
+            raise NotSymmetricError(f"a broadcast over the threads assigns {show(lhs)} once per thread: "
+                                    "it may assign only the locals of the thread it is at")
         if isinstance(lhs, Var):
             g[(lhs.name, None)] = v
             return
@@ -335,7 +345,7 @@ class CounterSystem:
         t = self._thread_of(lhs.index, env)
         if t.dist is not None:
             d[(lhs.array, t.dist)] = v
-        elif broadcast or t == self._mover_of(env):
+        elif element is not None or t == self._mover_of(env):
             mover[lhs.array] = v
         else:
             raise NotSymmetricError(f"{lhs.array} of a thread other than the action's own assigned")
@@ -462,6 +472,9 @@ def from_symbolic(m: Model, size: Size, domain: str, lo: int) -> CounterSystem:
             for t in choices:
                 cs.moves.append(Move(len(cs.moves), a, {**base, tparams[0].name: t}, t))
     _prune(cs)
+    s = cs.fresh("check")
+    for mv in cs.moves:  # every update read now: one the counter system cannot express is
+        cs.apply(mv, s)  # refused here (not parametric), not in the middle of a proof
     return cs
 
 

@@ -235,8 +235,12 @@ class Encoder:
             return total
         raise ModelError(f"not an expression: {e!r}")
 
-    def pred(self, e: Expr, s: Vec) -> z3.BoolRef:
-        return self._at(("pred", e), lambda x: as_bool(self.expr(e, x)), s)  # type: ignore[return-value]
+    def pred(self, e: Expr, s: Vec, qenv: dict[str, int] | None = None) -> z3.BoolRef:
+        """e as a condition in s, with the quantified parameters bound by qenv (an expression
+        inside a quantifier's body mentions its parameter)."""
+        env = dict(qenv or {})
+        return self._at(("pred", e, *sorted(env.items())),
+                        lambda x: as_bool(self.expr(e, x, env)), s)  # type: ignore[return-value]
 
     # -- evaluation errors -------------------------------------------------------------------
 
@@ -256,10 +260,11 @@ class Encoder:
             if all(x is None for x in errs):
                 return None
             if e.op in ("and", "implies", "or"):
-                first = self.pred(e.args[0], s) if e.op != "or" else z3.Not(self.pred(e.args[0], s))
+                first = self.pred(e.args[0], s, qenv)
+                first = first if e.op != "or" else z3.Not(first)
                 return _or(errs[0], None if errs[1] is None else z3.And(first, errs[1]))
             if e.op == "ite":
-                c = self.pred(e.args[0], s)
+                c = self.pred(e.args[0], s, qenv)
                 return _or(errs[0], None if errs[1] is None else z3.And(c, errs[1]),
                            None if errs[2] is None else z3.And(z3.Not(c), errs[2]))
             return _or(*errs)
