@@ -22,9 +22,10 @@ from oomcheck.checker.language.lang import (
     forall,
     implies,
     ite,
+    lift,
 )
 
 __all__ = [
     "BOOL", "FALSE", "TRUE", "Enum", "EnumType", "Expr", "IntType", "Model", "ModelError",
-    "Property", "all_of", "any_of", "count", "exists", "forall", "implies", "ite",
+    "Property", "all_of", "any_of", "count", "exists", "forall", "implies", "ite", "lift",
 ]

@@ -171,3 +171,14 @@ def test_a_clone_must_start_in_an_initial_state_for_every_n() -> None:
     m = variant("init_cap")
     a = run(m, [m.properties["not-all-early"]], Options("auto", timeout=10))[0]
     assert a.verdict == "violated" and a.strength["kind"] == "explicit", a.strength
+
+
+def test_a_thread_parameter_used_as_a_number_is_unknown_not_an_error() -> None:
+    # `t < 2` in an update: the counter system refuses it while reading the step, which once
+    # escaped as an error from --engine parametric and auto
+    r = parametric("thaw_first_two", "victim-exits")
+    assert r.verdict == "unknown" and "not parametric" in r.reason, r.reason
+    m = variant("thaw_first_two")
+    a = run(m, [m.properties["victim-exits"]], Options("auto", timeout=10))[0]
+    assert a.verdict == "violated" and a.strength["kind"] == "explicit", a.strength
+    assert explicit("thaw_first_two", 2, "victim-exits") == "holds"

@@ -282,6 +282,10 @@ def prove_one(prover: Prover, p: Property, props: list[Property]) -> Result:
         return prover.prove(p, props)
     except NoProofError as e:
         return prover.unknown(p, str(e), t0)
+    except NotSymmetricError as e:  # found while reading a guard or a property (`t < 2`)
+        r = prover.unknown(p, "", t0)
+        r.reason = f"not parametric: {e}"
+        return r
 
 
 def violation_for_all(prover: Prover, p: Property, limits: Limits | None) -> Result | None:
@@ -290,7 +294,7 @@ def violation_for_all(prover: Prover, p: Property, limits: Limits | None) -> Res
     claim is also checked, as a test that can fail, by the explicit engine at the next two sizes."""
     try:
         return _violation_for_all(prover, p, limits or prover.limits)
-    except NoProofError:
+    except (NoProofError, NotSymmetricError):
         return None
 
 
