@@ -153,11 +153,16 @@ def test_a_patch_that_looks_the_size_up_without_comparing_it_is_not_parametric(n
     assert explicit(name, 4, "victim-exits") == "violated"
 
 
-def test_a_size_turned_into_text_is_not_parametric(tmp_path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("test", [
+    'f"{m.sizes[\'threads\']}" in ("4", "5")',
+    'str(m.sizes["threads"]) == "4"',
+    'not isinstance(m.sizes["threads"], Expr) and m.sizes["threads"] >= 4',
+    '{2: 0, 3: 0}.get(m.sizes["threads"], 1)',
+])
+def test_a_size_told_from_a_number_without_a_comparison_is_not_parametric(tmp_path, test) -> None:  # type: ignore[no-untyped-def]
     f = tmp_path / "text.py"
-    f.write_text('MODEL = "freezer"\nBASE = "v10"\n\ndef derive(m):\n'
-                 '    if f"{m.sizes[\'threads\']}" in ("4", "5"):\n'
-                 '        m.remove_action("exit_mm")\n    return m\n')
+    f.write_text('from oomcheck.lang import Expr\n\nMODEL = "freezer"\nBASE = "v10"\n\n'
+                 f'def derive(m):\n    if {test}:\n        m.remove_action("exit_mm")\n    return m\n')
     m = model_for("freezer", str(f), None, {"threads": 3}, {})[0]
     r = run(m, [m.properties["victim-exits"]], Options("parametric", timeout=10))[0]
     assert r.verdict == "unknown" and "in Python code" in r.reason, r.reason

@@ -325,6 +325,20 @@ class Size(Expr):
         return format(self.name, spec)
 
 
+def builder_type_test(x: object, depth: int) -> None:
+    """isinstance(x, Expr) made by a builder (the frame `depth` levels up): with x a size, the
+    builder tells a symbol from a number (oomcheck.lang.Expr's instance check calls this)."""
+    if _BUILDS and _mentions_size(x) and _by_builder(depth + 2):
+        _python_use("an expression over a size was type-tested in Python (isinstance(..., Expr)); "
+                    "a size that is a symbol must not be told from a number")
+
+
+def _mentions_size(x: object) -> bool:
+    if isinstance(x, Size):
+        return True
+    return isinstance(x, Op) and x.op in ("+", "-") and size_expr(x) and any(map(_mentions_size, x.args))
+
+
 @dataclass(frozen=True, eq=False)
 class PageOf(Expr):
     """An element of a product domain (a page: VMA v, entry p), numbered v*|inner| + p. Only a
