@@ -172,12 +172,12 @@ def _by_builder(depth: int = 2) -> bool:
     isinstance(), str()) are Python-level uses of a size when the builder makes them; the
     checker itself hashes, prints and type-tests symbols."""
     f = sys._getframe(depth)
+    if f.f_code.co_filename.startswith("<"):  # generated code: a dataclass's __repr__, eval
+        return False
     path = os.path.abspath(f.f_code.co_filename)
     if path.startswith(_OWN):
         return True
-    if path.startswith(_PKG + os.sep) or path.startswith(_STDLIB) or path.startswith("<"):
-        return False
-    return True
+    return not (path.startswith(_PKG + os.sep) or path.startswith(_STDLIB))
 
 
 class Expr:
