@@ -309,3 +309,22 @@ def test_a_users_variant_file_is_read_and_one_that_branches_on_the_size_refused(
     rs = check_indexed(m, m.select(["no-double-free"]), timeout=30)
     assert [r.verdict for r in rs] == ["unknown"]
     assert "in Python code" in (rs[0].reason or ""), rs[0].reason
+
+
+@pytest.mark.parametrize(("test", "words"), [
+    ('m.sizes["vmas"] in {4, 5}', "hashed"),
+    ('{1: 0, 2: 0, 3: 0}.get(m.sizes["vmas"], 1)', "hashed"),
+    ('isinstance(m.sizes["ptes"], int) and m.sizes["ptes"] >= 3', "isinstance"),
+    ('f"{m.sizes[\'vmas\']}" == "4"', "text"),
+])
+def test_a_variant_that_looks_a_size_up_without_comparing_it_is_refused(tmp_path, test, words) -> None:  # type: ignore[no-untyped-def]
+    """A set or dict look-up, isinstance() and an f-string tell a number from a symbol without a
+    comparison: each is a Python-level use, and at K = 4 (or P = 3) the model differs."""
+    cat = catalog_for("reaper")
+    fam = get_model("reaper").indexed
+    f = tmp_path / "lookup.py"
+    f.write_text(f'MODEL = "reaper"\nBASE = "reverse"\n\ndef derive(m):\n    if {test}:\n'
+                 '        m.remove_action("reaper_iter_end")\n    return m\n')
+    with pytest.raises(NotIndexedError, match="in Python code") as e:
+        read_template(fam, lambda sizes: build_variant(resolve_variant(cat, str(f)), sizes, {}, cat, 8))
+    assert words in str(e.value), e.value

@@ -269,3 +269,19 @@ def test_an_element_no_index_names_is_not_overlooked(end: bool, prop: str) -> No
     assert check_schema(t, prover.enc, _sweep([CLEAR0, *tail]), t.properties[prop], 30)[0] == "sat"
     assert check_schema(t, prover.enc, _sweep([CLEAR0, CLEAR_NEW, *tail]), t.properties[prop],
                         30)[0] == "proved"
+
+
+def test_new_elements_must_meet_the_initial_constraints() -> None:
+    """A schema's new VMAs start with one allowed value; an initial constraint over the VMAs
+    (tests/variants/reaper_shared_from_4.py) that the fill breaks from K = 5 on: no claim."""
+    from pathlib import Path
+    cat = catalog_for("reaper")
+    v = resolve_variant(cat, str(Path(__file__).parent / "variants" / "reaper_shared_from_4.py"))
+    m = build_variant(v, {"vmas": 2, "ptes": 1}, {}, cat)
+    p = m.properties["u-some-shared"]
+    small = smallest_violation(m, m.indexed, p, Limits())
+    assert small is not None and small.verdict == "violated"
+    ev, why = every_size(IndexedProver(m, 60), p, small, Limits())
+    assert ev is None and "initial constraint" in why, why
+    big = build_variant(v, {"vmas": 5, "ptes": 1}, {}, cat, 8)
+    assert check_explicit(big, [big.properties["u-some-shared"]], Limits())[0].verdict == "holds"

@@ -140,3 +140,50 @@ def test_a_step_out_of_its_type_for_some_n_is_reported_at_that_n() -> None:
     assert check_explicit(m, [m.properties["nonneg"]])[0].verdict == "holds"
     with pytest.raises(ModelError, match=r"at threads=4: action bump.* assigns 4 to cnt"):
         run(m, [m.properties["nonneg"]], Options("parametric", timeout=30))
+
+
+@pytest.mark.parametrize(("name", "words"), [("size_in_set", "hashed"),
+                                             ("size_isinstance", "isinstance")])
+def test_a_patch_that_looks_the_size_up_without_comparing_it_is_not_parametric(name, words) -> None:  # type: ignore[no-untyped-def]
+    # a set look-up hashes the symbol and isinstance() reads its class: neither compares it, so
+    # neither raised, and the symbolic build was v10 while 4 threads and more lose exit_mm
+    r = parametric(name, "victim-exits")
+    assert r.verdict == "unknown" and "in Python code" in r.reason and words in r.reason, r.reason
+    assert explicit(name, 3, "victim-exits") == "holds"
+    assert explicit(name, 4, "victim-exits") == "violated"
+
+
+@pytest.mark.parametrize("test", [
+    'f"{m.sizes[\'threads\']}" in ("4", "5")',
+    'str(m.sizes["threads"]) == "4"',
+    'not isinstance(m.sizes["threads"], Expr) and m.sizes["threads"] >= 4',
+    '{2: 0, 3: 0}.get(m.sizes["threads"], 1)',
+])
+def test_a_size_told_from_a_number_without_a_comparison_is_not_parametric(tmp_path, test) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "text.py"
+    f.write_text('from oomcheck.lang import Expr\n\nMODEL = "freezer"\nBASE = "v10"\n\n'
+                 f'def derive(m):\n    if {test}:\n        m.remove_action("exit_mm")\n    return m\n')
+    m = model_for("freezer", str(f), None, {"threads": 3}, {})[0]
+    r = run(m, [m.properties["victim-exits"]], Options("parametric", timeout=10))[0]
+    assert r.verdict == "unknown" and "in Python code" in r.reason, r.reason
+
+
+def test_a_clone_must_start_in_an_initial_state_for_every_n() -> None:
+    r = parametric("init_cap", "not-all-early")
+    assert r.verdict == "unknown" and "counterexample for every" not in r.reason, r.reason
+    assert explicit("init_cap", 4, "not-all-early") == "violated"
+    assert explicit("init_cap", 5, "not-all-early") == "holds"
+    m = variant("init_cap")
+    a = run(m, [m.properties["not-all-early"]], Options("auto", timeout=10))[0]
+    assert a.verdict == "violated" and a.strength["kind"] == "explicit", a.strength
+
+
+def test_a_thread_parameter_used_as_a_number_is_unknown_not_an_error() -> None:
+    # `t < 2` in an update: the counter system refuses it while reading the step, which once
+    # escaped as an error from --engine parametric and auto
+    r = parametric("thaw_first_two", "victim-exits")
+    assert r.verdict == "unknown" and "not parametric" in r.reason, r.reason
+    m = variant("thaw_first_two")
+    a = run(m, [m.properties["victim-exits"]], Options("auto", timeout=10))[0]
+    assert a.verdict == "violated" and a.strength["kind"] == "explicit", a.strength
+    assert explicit("thaw_first_two", 2, "victim-exits") == "holds"

@@ -8,8 +8,9 @@ product domain, updates to every element of a domain are `each` broadcasts, and 
 depends on the sizes is a*K + b*P + d. As a check that can fail, that definition with numbers
 put back must equal the model's ordinary builds at a few sizes.
 
-What this rests on: the builder does not tell a symbol from a number (it could, with
-isinstance; nothing in the language needs it to).
+What this rests on: the builder does not tell a symbol from a number by a means that is not
+recorded (lang.Size records a builder's hash(), isinstance() and str() of one; `type(k) is int`
+or `k is 4` it cannot see, and nothing in the language needs them).
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ class IndexedFamily:
     sizes: tuple[tuple[str, str], ...]
     product: tuple[str, str, str] | None = None
     lo: tuple[int, int] = (1, 1)  # the smallest K and P the model is defined at
-    checks: tuple[tuple[int, int], ...] = ((1, 1), (2, 3), (3, 2))  # symbolic vs ordinary builds
+    # symbolic vs ordinary builds (a test that can fail, not the argument): the smallest, two
+    # mixed, and four VMAs with one PTE and with three, the largest the explicit engine takes
+    checks: tuple[tuple[int, int], ...] = ((1, 1), (2, 3), (3, 2), (4, 1), (4, 3))
 
     @property
     def k_size(self) -> str:

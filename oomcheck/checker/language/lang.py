@@ -10,6 +10,9 @@ from __future__ import annotations
 import copy
 import inspect
 import itertools
+import os
+import sys
+import sysconfig
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -157,6 +160,26 @@ def _python_use(what: str) -> NoReturn:
     raise ModelError(what)
 
 
+_PKG = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_OWN = tuple(os.path.join(_PKG, d) + os.sep for d in ("models", "spec"))
+_STDLIB = tuple({os.path.abspath(sysconfig.get_path(k)) + os.sep for k in ("stdlib", "platstdlib")})
+
+
+def _by_builder(depth: int = 2) -> bool:
+    """Whether the Python frame `depth` levels up is a model's or a variant's code (the models,
+    the catalog's variant files, any file outside this package), not the checker's own or the
+    standard library's. Uses that only a builder can make (hash() for a set or dict look-up,
+    isinstance(), str()) are Python-level uses of a size when the builder makes them; the
+    checker itself hashes, prints and type-tests symbols."""
+    f = sys._getframe(depth)
+    if f.f_code.co_filename.startswith("<"):  # generated code: a dataclass's __repr__, eval
+        return False
+    path = os.path.abspath(f.f_code.co_filename)
+    if path.startswith(_OWN):
+        return True
+    return not (path.startswith(_PKG + os.sep) or path.startswith(_STDLIB))
+
+
 class Expr:
     """Base of the expression tree; operators build new trees. Python-level uses (truth value,
     int(), range(), *, /) raise: a model's control flow must not depend on its state or on a
@@ -270,6 +293,50 @@ class Size(Expr):
     values and expressions."""
 
     name: str
+
+    # A builder can tell a symbol from a number without a truth value or int(): a set or dict
+    # look-up (`if n in {4, 5}:`, `TABLE.get(n, d)` hash the symbol and never compare it),
+    # isinstance(n, int), str(n) or an f-string compared with text. Each of those, made by a
+    # model's or a variant's code during a symbolic build, is a Python-level use like the
+    # others; the checker's own hashing, printing and type tests are not.
+    def __hash__(self) -> int:
+        if _BUILDS and _by_builder():
+            _python_use(f"the size {self.name} was hashed in Python (a set or dict look-up, a "
+                        "dict key); a size that is a symbol has no value to look up")
+        return object.__hash__(self)
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # isinstance() reads it when the type differs
+        if _BUILDS and _by_builder():
+            _python_use(f"the type of the size {self.name} was tested in Python (isinstance); a "
+                        "size that is a symbol must not be told from a number")
+        return type(self)
+
+    def __str__(self) -> str:
+        if _BUILDS and _by_builder():
+            _python_use(f"the size {self.name} was turned into text in Python (str(), an "
+                        "f-string); a size that is a symbol has no digits")
+        return self.name
+
+    def __format__(self, spec: str) -> str:
+        if _BUILDS and _by_builder():
+            _python_use(f"the size {self.name} was turned into text in Python (an f-string, "
+                        "format()); a size that is a symbol has no digits")
+        return format(self.name, spec)
+
+
+def builder_type_test(x: object, depth: int) -> None:
+    """isinstance(x, Expr) made by a builder (the frame `depth` levels up): with x a size, the
+    builder tells a symbol from a number (oomcheck.lang.Expr's instance check calls this)."""
+    if _BUILDS and _mentions_size(x) and _by_builder(depth + 2):
+        _python_use("an expression over a size was type-tested in Python (isinstance(..., Expr)); "
+                    "a size that is a symbol must not be told from a number")
+
+
+def _mentions_size(x: object) -> bool:
+    if isinstance(x, Size):
+        return True
+    return isinstance(x, Op) and x.op in ("+", "-") and size_expr(x) and any(map(_mentions_size, x.args))
 
 
 @dataclass(frozen=True, eq=False)

@@ -42,7 +42,7 @@ def counter_system(model: Model) -> tuple[CounterSystem, Family, Callable[[int],
 
     The variant is built once more with its size as a symbol: Python code cannot branch on it,
     so that one definition is the model at every size. As a check that can fail, the symbolic
-    definition with the size replaced by lo and lo+1 must equal the ordinary builds there."""
+    definition with the size replaced by lo..lo+3 and hi must equal the ordinary builds there."""
     fam = model.family
     rebuild = model.rebuild
     if not isinstance(fam, Family) or rebuild is None:
@@ -63,7 +63,9 @@ def counter_system(model: Model) -> tuple[CounterSystem, Family, Callable[[int],
     if symbolic is None:
         raise NotSymmetricError(f"the model cannot be built with {fam.size} as a symbol: {why}")
     cs = from_symbolic(symbolic, sym, fam.domain, fam.lo)
-    for n in (fam.lo, fam.lo + 1):
+    # compared at the sizes the samples come from, two more and the largest the explicit engine
+    # takes: a test that can fail (of the recording above), not the argument
+    for n in sorted({fam.lo, fam.lo + 1, fam.lo + 2, fam.lo + 3, fam.hi} & set(range(fam.lo, fam.hi + 1))):
         want, got = definition(build(n)), definition(instantiate(symbolic, {fam.size: n}))
         if want != got:
             what = next((a.split("\n", 1)[0] for a, b in zip(want, got, strict=False) if a != b),
@@ -265,6 +267,10 @@ def prove_one(prover: Prover, p: Property, props: list[Property]) -> Result:
         return prover.prove(p, props)
     except NoProofError as e:
         return prover.unknown(p, str(e), t0)
+    except NotSymmetricError as e:  # found while reading a guard or a property (`t < 2`)
+        r = prover.unknown(p, "", t0)
+        r.reason = f"not parametric: {e}"
+        return r
 
 
 def violation_for_all(prover: Prover, p: Property, limits: Limits | None) -> Result | None:
@@ -273,7 +279,7 @@ def violation_for_all(prover: Prover, p: Property, limits: Limits | None) -> Res
     claim is also checked, as a test that can fail, by the explicit engine at the next two sizes."""
     try:
         return _violation_for_all(prover, p, limits or prover.limits)
-    except NoProofError:
+    except (NoProofError, NotSymmetricError):
         return None
 
 
