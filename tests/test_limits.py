@@ -121,11 +121,19 @@ def test_memory_checked_inside_the_liveness_analysis(monkeypatch: pytest.MonkeyP
         assert r.states == full and r.transitions > 0
 
 
-@pytest.mark.parametrize("search", ["_LayerSearch", "_GraphSearch"])
-def test_limits_checked_again_at_the_end(search: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A limit passed only after the last periodic check still turns "holds" into unknown."""
+@pytest.mark.parametrize(("search", "core"), [("_LayerSearch", "python"), ("_GraphSearch", "python"),
+                                            ("NativeLayerSearch", "native")])
+def test_limits_checked_again_at_the_end(search: str, core: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A limit passed only after the last periodic check still turns "holds" into unknown. The
+    core is pinned: with core auto a cached native build runs instead of the class watched."""
+    if core == "native":
+        pytest.importorskip("cffi")
+        from oomcheck.checker.explicit.native import search as native
+
+        cls = native.NativeLayerSearch
+    else:
+        cls = getattr(explicit, search)
     done = {"explored": False}
-    cls = getattr(explicit, search)
     explore = cls.explore
 
     def explore_then_grow(self: object) -> None:
@@ -135,7 +143,7 @@ def test_limits_checked_again_at_the_end(search: str, monkeypatch: pytest.Monkey
     monkeypatch.setattr(cls, "explore", explore_then_grow)
     monkeypatch.setattr(explicit, "peak_rss_mb", lambda: 1e9 if done["explored"] else 0.0)
     m = _model("v10", 2)
-    rs = check_explicit(m, _props(m, search == "_GraphSearch"), Limits(max_memory_mb=1000))
+    rs = check_explicit(m, _props(m, search == "_GraphSearch"), Limits(max_memory_mb=1000), core=core)
     assert done["explored"]
     assert {r.verdict for r in rs} == {"unknown"} and rs[0].states == 231
 
