@@ -392,13 +392,6 @@ class _Writer:
         if isinstance(guard, Const) and not guard.value:
             return None
         ups = [(self._lhs(lhs), x.simp(rhs)) for lhs, rhs in inst.updates]
-        seen: set[tuple[str, int | None]] = set()
-        for lhs, _ in ups:
-            key = (lhs.name, None) if isinstance(lhs, Var) else (lhs.array, _const_index(lhs))
-            arr = key[0]
-            if key in seen or (arr, None) in seen:
-                raise ModelError(f"action {inst.action.name} assigns {arr} twice")
-            seen.add(key)
         targets = [lhs.name if isinstance(lhs, Var) else lhs.array for lhs, _ in ups]
         slots = [(lhs.name, None) if isinstance(lhs, Var) else (lhs.array, _const_index(lhs))
                  for lhs, _ in ups]

@@ -357,10 +357,11 @@ def _layout_checked(model: Model, symmetry: Symmetry | None = None) -> Layout:
 
 
 def _update_code(g: _Gen, inst: ActionInstance, consts: dict[str, object]) -> list[str]:
+    """The successor as s with each written slot's bits flipped to the new value (the
+    instance writes every slot at most once: Model.instances checked that)."""
     lay = g.layout
     lines: list[str] = []
     parts: list[str] = []
-    written: set[object] = set()
     for j, (lhs, rhs) in enumerate(inst.updates):
         arr = lhs.name if isinstance(lhs, Var) else lhs.array
         d = g.model.vars[arr]
@@ -380,19 +381,12 @@ def _update_code(g: _Gen, inst: ActionInstance, consts: dict[str, object]) -> li
         i = None if isinstance(lhs, Var) else const_value(lhs.index, {})
         if isinstance(lhs, Var) or i is not None:
             k = lay.slot_of(arr, i)
-            if k in written or arr in written:
-                raise ModelError(f"action {inst.action.name} assigns {lay.name(k)} twice")
-            written.add(k)
             old = g.local(k)
             lo = lay.lo[k]
             delta = f"({old} ^ {new})" if not lo else f"(({old} - {lo}) ^ ({new} - {lo}))"
             parts.append(f"({delta} << {lay.offset[k]})" if lay.offset[k] else delta)
         else:
             ks = lay.array_slots[arr]
-            if arr in written or any(k in written for k in ks):
-                raise ModelError(f"action {inst.action.name} may assign {arr} twice")
-            written.add(arr)
-            written.update(ks)
             offs = f"_off_{arr}"
             consts[offs] = tuple(lay.offset[k] for k in ks)
             lo = lay.lo[ks[0]]

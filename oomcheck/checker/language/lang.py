@@ -761,6 +761,10 @@ class Model:
     # -- instantiation -------------------------------------------------------------------
 
     def instances(self) -> list[ActionInstance]:
+        """The actions with their parameters bound and broadcasts unrolled, each checked to write
+        every slot at most once (writes.py): what every engine that runs a size starts from."""
+        from oomcheck.checker.language.writes import check_instance
+
         out: list[ActionInstance] = []
         for a in self.actions:
             ranges = [range(self.domains[p.domain]) for p in a.params]
@@ -779,14 +783,14 @@ class Model:
                     for i in range(self.domains[q.domain]):
                         updates.extend((substitute(lhs, {q.name: i}), substitute(rhs, {q.name: i}))
                                        for lhs, rhs in ups)
-                out.append(
-                    ActionInstance(
-                        len(out), a, tuple(binding.items()), actor,
-                        substitute(a.guard, binding),
-                        tuple((substitute(lhs, binding), substitute(rhs, binding))  # type: ignore[misc]
-                              for lhs, rhs in updates),
-                    )
+                inst = ActionInstance(
+                    len(out), a, tuple(binding.items()), actor,
+                    substitute(a.guard, binding),
+                    tuple((substitute(lhs, binding), substitute(rhs, binding))  # type: ignore[misc]
+                          for lhs, rhs in updates),
                 )
+                check_instance(self, inst)
+                out.append(inst)
         return out
 
     def slots(self) -> list[tuple[str, int | None, VarDecl]]:

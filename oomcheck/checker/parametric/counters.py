@@ -280,9 +280,10 @@ class CounterSystem:
         a, env = mv.action, mv.binding
         g, d, c = dict(s.g), dict(s.d), dict(s.c)
         mover: dict[str, z3.ExprRef] = {}
+        seen: set[object] = set()  # the slots written so far: one step writes each at most once
         for lhs, rhs in a.updates:
             v = self._coerce(lhs, self.eval(rhs, s, env))
-            self._write(lhs, v, s, env, g, d, mover)
+            self._write(lhs, v, s, env, g, d, mover, seen)
         # a broadcast over another domain is a list of updates like the action's own: it may
         # write the action's thread's locals too
         for q, ups in a.each:
@@ -290,7 +291,7 @@ class CounterSystem:
                 for i in range(self.model.domains[q.domain]):
                     for lhs, rhs in ups:
                         v = self._coerce(lhs, self.eval(rhs, s, {**env, q.name: i}))
-                        self._write(lhs, v, s, {**env, q.name: i}, g, d, mover)
+                        self._write(lhs, v, s, {**env, q.name: i}, g, d, mover, seen)
         for q, ups in a.each:
             if q.domain == self.domain:
                 if mover:
@@ -299,14 +300,15 @@ class CounterSystem:
                     benv = {**env, q.name: Thread(dist=i)}
                     for lhs, rhs in ups:
                         self._write(lhs, self._coerce(lhs, self.eval(rhs, s, benv)), s, benv, g, d, {},
-                                    element=q.name)
+                                    seen, element=q.name)
                 moved: dict[Local, list[z3.ArithRef]] = {x: [] for x in self.local_states}
                 for loc in self.local_states:
                     benv = {**env, q.name: Thread(local=loc)}
                     new: dict[str, z3.ExprRef] = {}
+                    mine = set(seen)  # each thread's own locals: its writes are its own
                     for lhs, rhs in ups:
                         self._write(lhs, self._coerce(lhs, self.eval(rhs, s, benv)), s, benv,
-                                    g, d, new, element=q.name)
+                                    g, d, new, mine, element=q.name)
                     for x, cond in self._targets(loc, new):
                         moved[x].append(s.c[loc] if z3.is_true(cond) else z3.If(cond, s.c[loc], 0))
                 c = {x: z3.Sum(v) if v else z3.IntVal(0) for x, v in moved.items()}
@@ -325,14 +327,22 @@ class CounterSystem:
         return as_int(v)
 
     def _write(self, lhs: Var | Index, v: z3.ExprRef, s: CState, env: dict[str, object],
-               g: dict, d: dict, mover: dict, element: str | None = None) -> None:
+               g: dict, d: dict, mover: dict, seen: set[object], element: str | None = None) -> None:
         """Record lhs := v; element: the parameter of a broadcast over the threads, which may
-        write only that thread's own locals (anything else is one slot written once per thread)."""
+        write only that thread's own locals (anything else is one slot written once per thread).
+        seen: the slots this step has written, so a second write is refused here too and never
+        silently replaces the first (Model.instances refuses it at every concrete size)."""
         if element is not None and not (isinstance(lhs, Index) and isinstance(lhs.index, Param)
                                         and lhs.index.name == element):
             raise NotSymmetricError(f"a broadcast over the threads assigns {show(lhs)} once per thread: "
                                     "it may assign only the locals of the thread it is at")
+        def once(key: object) -> None:
+            if key in seen:
+                raise NotSymmetricError(f"{show(lhs)} assigned twice in one step")
+            seen.add(key)
+
         if isinstance(lhs, Var):
+            once(("global", lhs.name, None))
             g[(lhs.name, None)] = v
             return
         decl = self.model.vars[lhs.array]
@@ -340,12 +350,15 @@ class CounterSystem:
             i = z3.simplify(self.eval(lhs.index, s, env))
             if not z3.is_int_value(i):
                 raise NotSymmetricError(f"{lhs.array} assigned at a non-constant index")
+            once(("global", lhs.array, i.as_long()))  # type: ignore[attr-defined]
             g[(lhs.array, i.as_long())] = v  # type: ignore[attr-defined]
             return
         t = self._thread_of(lhs.index, env)
         if t.dist is not None:
+            once(("named", lhs.array, t.dist))
             d[(lhs.array, t.dist)] = v
         elif element is not None or t == self._mover_of(env):
+            once(("mover", lhs.array))
             mover[lhs.array] = v
         else:
             raise NotSymmetricError(f"{lhs.array} of a thread other than the action's own assigned")
