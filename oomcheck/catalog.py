@@ -13,8 +13,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from oomcheck.checker.language.lang import Model, ModelError
+from oomcheck.checker.language.lang import Model, ModelError, building_symbolically, record_python_use
 from oomcheck.checker.language.sizes import Family
+from oomcheck.checker.language.uniform import nonuniform_use
 from oomcheck.models import ModelSpec, get_model
 
 
@@ -314,6 +315,10 @@ def call_user(path: Path, kind: str, name: str, *args: object) -> object:
     fn = getattr(_load_module(path), name, None)
     if not callable(fn):
         raise ModelError(f"{kind} file {path} must define {name}(model)")
+    if building_symbolically():  # a proof for every size reads only the uniform subset
+        why = nonuniform_use(path)
+        if why:
+            record_python_use(f"{kind} file {why}")
     try:
         return fn(*args)
     except ModelError as e:

@@ -316,6 +316,10 @@ def test_a_users_variant_file_is_read_and_one_that_branches_on_the_size_refused(
     ('{1: 0, 2: 0, 3: 0}.get(m.sizes["vmas"], 1)', "hashed"),
     ('isinstance(m.sizes["ptes"], int) and m.sizes["ptes"] >= 3', "isinstance"),
     ('f"{m.sizes[\'vmas\']}" == "4"', "text"),
+    # past the compared sizes (K <= 4), and seen by no symbol: the file itself is refused
+    ('type(m.sizes["vmas"]) is int and m.sizes["vmas"] >= 9', "`is` comparison"),
+    ('not hasattr(m.sizes["vmas"], "name") and m.sizes["vmas"] >= 9', "uses hasattr"),
+    ('"Size" not in f"{m.sizes}" and m.sizes["vmas"] >= 9', "text"),
 ])
 def test_a_variant_that_looks_a_size_up_without_comparing_it_is_refused(tmp_path, test, words) -> None:  # type: ignore[no-untyped-def]
     """A set or dict look-up, isinstance() and an f-string tell a number from a symbol without a

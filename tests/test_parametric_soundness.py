@@ -188,3 +188,58 @@ def test_a_thread_parameter_used_as_a_number_is_unknown_not_an_error() -> None:
     a = run(m, [m.properties["victim-exits"]], Options("auto", timeout=10))[0]
     assert a.verdict == "violated" and a.strength["kind"] == "explicit", a.strength
     assert explicit("thaw_first_two", 2, "victim-exits") == "holds"
+
+
+# Looks that no symbol can see (`type(n) is int`, hasattr, an identity test, an except around a
+# look that fails on one of the two) and looks the checker's own objects once answered for a
+# builder (the text of the sizes, a range compared or asked whether it is symbolic). Each is
+# false with the size as a symbol and true at 13 threads, past the sizes the symbolic build is
+# compared with, so each once gave "proved for every threads >= 2" while 13 threads lose exit_mm.
+_BEYOND_COMPARED = [
+    'type(n) is int and n >= 13',
+    'hasattr(n, "bit_length") and n >= 13',
+    'not hasattr(n, "name") and n >= 13',
+    'getattr(n, "name", None) is None and n >= 13',
+    'n is abs(13)',
+    'n.__class__ == int and n >= 13',
+    '"Size" not in f"{m.sizes}" and n >= 13',
+    '"Size" not in repr(m.sizes) and n >= 13',
+    'm.vars["oom_victims"].type == IntType(-13, 13)',
+    'not m.vars["oom_victims"].type.symbolic and n >= 13',
+    '"threads" not in str(m.vars["oom_victims"].type) and n >= 13',
+    '"threads" not in f"{m.vars[\'oom_victims\'].type}" and n >= 13',
+    'not isinstance(n, Size) and n >= 13',
+    'isinstance(m.vars["oom_victims"].type.lo, int) and n >= 13',
+]
+
+
+def _beyond_variant(tmp_path: Path, body: str, extra_import: str = "") -> Path:
+    f = tmp_path / "beyond.py"
+    f.write_text('from oomcheck.lang import IntType\n' + extra_import +
+                 '\nMODEL = "freezer"\nBASE = "v10"\n\n\ndef derive(m):\n'
+                 '    n = m.sizes["threads"]\n' + body + '    return m\n')
+    return f
+
+
+def _assert_not_proved_but_broken_at_13(f: Path) -> str:
+    m = model_for("freezer", str(f), None, {"threads": 3}, {})[0]
+    r = run(m, [m.properties["victim-exits"]], Options("parametric", timeout=10))[0]
+    assert r.verdict == "unknown" and "in Python code" in r.reason, r.reason
+    big = model_for("freezer", str(f), None, {"threads": 13}, {}, max_size=13)[0]
+    assert not any(a.name == "exit_mm" for a in big.actions)  # the claim would have been false
+    return r.reason
+
+
+@pytest.mark.parametrize("test", _BEYOND_COMPARED)
+def test_a_look_the_symbol_cannot_see_is_not_parametric(tmp_path: Path, test: str) -> None:
+    imp = "from oomcheck.checker.language.lang import Size\n" if "Size)" in test else ""
+    _assert_not_proved_but_broken_at_13(
+        _beyond_variant(tmp_path, f'    if {test}:\n        m.remove_action("exit_mm")\n', imp))
+
+
+def test_an_except_around_a_look_is_not_parametric(tmp_path: Path) -> None:
+    body = ('    try:\n        n.bit_length()\n    except AttributeError:\n        return m\n'
+            '    if n >= 13:\n        m.remove_action("exit_mm")\n')
+    assert "try/except" in _assert_not_proved_but_broken_at_13(_beyond_variant(tmp_path, body))
+
+

@@ -13,6 +13,7 @@ import itertools
 import os
 import sys
 import sysconfig
+import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,30 +53,49 @@ class IntType:
         for b in (self.lo, self.hi):
             if isinstance(b, bool) or not isinstance(b, (int, Expr)):
                 raise ModelError(f"integer bound {b!r} is not a whole number")
-        if self.symbolic:
+        if self._symbolic():
             return
         if self.lo > self.hi:
             raise ModelError(f"empty integer range {self.lo}..{self.hi}")
 
+    # A range with a symbolic bound answers the checker's questions, but a model's or a
+    # variant's code asking whether it is symbolic, what its text is or whether it equals a
+    # range of numbers tells a symbol from a number: recorded as a Python-level use.
     @property
     def symbolic(self) -> bool:
+        sym = isinstance(self.lo, Expr) or isinstance(self.hi, Expr)
+        if sym:
+            _builder_look(f"the range {self._text()} was asked whether it is symbolic")
+        return sym
+
+    def _symbolic(self) -> bool:
         return isinstance(self.lo, Expr) or isinstance(self.hi, Expr)
 
     def values(self) -> range:
-        if self.symbolic:
-            raise ModelError(f"the range {self} depends on a symbolic size")
+        if self._symbolic():
+            _builder_look(f"the values of the range {self._text()} were asked for in Python")
+            raise ModelError(f"the range {self._text()} depends on a symbolic size")
         return range(self.lo, self.hi + 1)  # type: ignore[operator]
 
     def __eq__(self, o: object) -> bool:
+        if self._symbolic() or (isinstance(o, IntType) and o._symbolic()):
+            _builder_look(f"the range {self._text()} was compared in Python")
         return isinstance(o, IntType) and repr(self.lo) == repr(o.lo) and repr(self.hi) == repr(o.hi)
 
     def __hash__(self) -> int:
+        if self._symbolic():
+            _builder_look(f"the range {self._text()} was hashed in Python")
         return hash((repr(self.lo), repr(self.hi)))
 
     def show(self, v: int) -> str:
         return str(v)
 
     def __str__(self) -> str:
+        if self._symbolic():
+            _builder_look(f"the range {self._text()} was turned into text in Python")
+        return self._text()
+
+    def _text(self) -> str:
         return f"{self.lo}..{self.hi}"
 
 
@@ -148,16 +168,36 @@ _BUILDS: list[SymbolicBuild] = []
 def symbolic_build() -> Iterator[SymbolicBuild]:
     ctx = SymbolicBuild()
     _BUILDS.append(ctx)
+    Size.__getattribute__ = _size_getattribute  # type: ignore[method-assign,assignment]
     try:
         yield ctx
     finally:
         _BUILDS.remove(ctx)
+        if not _BUILDS:
+            del Size.__getattribute__
 
 
 def _python_use(what: str) -> NoReturn:
+    record_python_use(what)
+    raise ModelError(what)
+
+
+def record_python_use(what: str) -> None:
+    """Note a Python-level use of a size in every symbolic build under way, without raising
+    (what a variant file's code is, not what it did: see uniform.py)."""
     for ctx in _BUILDS:
         ctx.misuse.append(what)
-    raise ModelError(what)
+
+
+def building_symbolically() -> bool:
+    return bool(_BUILDS)
+
+
+def _builder_look(what: str) -> None:
+    """A look at a symbolic value that a model's or a variant's code made (the frame that called
+    the caller): recorded and refused; the checker's own looks pass."""
+    if _BUILDS and _by_builder(3):
+        _python_use(what)
 
 
 _PKG = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -171,8 +211,10 @@ def _by_builder(depth: int = 2) -> bool:
     standard library's. Uses that only a builder can make (hash() for a set or dict look-up,
     isinstance(), str()) are Python-level uses of a size when the builder makes them; the
     checker itself hashes, prints and type-tests symbols."""
-    f = sys._getframe(depth)
-    if f.f_code.co_filename.startswith("<"):  # generated code: a dataclass's __repr__, eval
+    f: types.FrameType | None = sys._getframe(depth)
+    while f is not None and f.f_code.co_filename.startswith("<"):
+        f = f.f_back  # generated code (a dataclass's __repr__): whoever called it decides
+    if f is None:
         return False
     path = os.path.abspath(f.f_code.co_filename)
     if path.startswith(_OWN):
@@ -305,13 +347,6 @@ class Size(Expr):
                         "dict key); a size that is a symbol has no value to look up")
         return object.__hash__(self)
 
-    @property  # type: ignore[misc]
-    def __class__(self) -> type:  # isinstance() reads it when the type differs
-        if _BUILDS and _by_builder():
-            _python_use(f"the type of the size {self.name} was tested in Python (isinstance); a "
-                        "size that is a symbol must not be told from a number")
-        return type(self)
-
     def __str__(self) -> str:
         if _BUILDS and _by_builder():
             _python_use(f"the size {self.name} was turned into text in Python (str(), an "
@@ -323,6 +358,28 @@ class Size(Expr):
             _python_use(f"the size {self.name} was turned into text in Python (an f-string, "
                         "format()); a size that is a symbol has no digits")
         return format(self.name, spec)
+
+    def __repr__(self) -> str:
+        name = object.__getattribute__(self, "name")
+        if _BUILDS and _by_builder():
+            _python_use(f"the size {name} was turned into text in Python (repr(), or the text of "
+                        "something that holds it); a size that is a symbol has no digits")
+        return f"Size(name={name!r})"
+
+
+
+def _size_getattribute(self: Size, attr: str) -> object:
+    """Size's attribute look-up while a symbolic build is under way (symbolic_build installs it,
+    so the engines' own reads cost nothing otherwise): a number has no name, and isinstance()
+    reads __class__ when the type differs."""
+    if attr in ("name", "__class__") and _by_builder():
+        name = object.__getattribute__(self, "name")
+        if attr == "name":
+            _python_use(f"the name of the size symbol {name} was read in Python (a number has "
+                        "none)")
+        _python_use(f"the type of the size {name} was tested in Python (isinstance); a size "
+                    "that is a symbol must not be told from a number")
+    return object.__getattribute__(self, attr)
 
 
 def builder_type_test(x: object, depth: int) -> None:
