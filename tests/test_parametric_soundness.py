@@ -243,3 +243,12 @@ def test_an_except_around_a_look_is_not_parametric(tmp_path: Path) -> None:
     assert "try/except" in _assert_not_proved_but_broken_at_13(_beyond_variant(tmp_path, body))
 
 
+
+def test_auto_says_why_it_did_not_prove_for_every_n(tmp_path: Path) -> None:
+    from oomcheck.checker.render import result_text
+    f = _beyond_variant(tmp_path, '    if type(n) is int and n >= 13:\n        m.remove_action("exit_mm")\n')
+    m = model_for("freezer", str(f), None, {"threads": 3}, {})[0]
+    r = run(m, [m.properties["victim-exits"]], Options("auto", timeout=10))[0]
+    assert r.verdict == "holds" and r.strength["kind"] == "explicit", r.strength
+    text = result_text(r)
+    assert "parametric not tried" in text and f"{f}:9" in text, text

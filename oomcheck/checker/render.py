@@ -131,6 +131,8 @@ def result_text(r: Result, with_trace: bool = True) -> str:
         line += f"  [{r.seconds:.2f} s]"
     if "auto" in r.strength:
         line += f"  engines tried: {', '.join(r.strength['auto'])}"
+        if str(r.strength.get("parametric", "")).startswith("not tried"):
+            line += f" (parametric {r.strength['parametric']})"
     if r.reason:
         line += f"  reason: {r.reason}"
     if r.verdict == "holds" and getattr(r, "assumptions", None):
