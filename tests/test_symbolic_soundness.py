@@ -11,6 +11,7 @@ from oomcheck.catalog import model_for
 from oomcheck.checker.engines import Options, run
 from oomcheck.checker.explicit.search import Limits, check_explicit
 from oomcheck.checker.language.lang import Model, ModelError
+from oomcheck.checker.symbolic.chc import check_chc
 
 VARIANTS = Path(__file__).parent / "variants"
 
@@ -30,3 +31,13 @@ def test_a_model_with_no_initial_state_is_refused_by_every_z3_engine(engine: str
     with pytest.raises(ModelError, match="no initial state"):
         r = run(m, [p], opts)[0]
         raise AssertionError(f"{engine} answered {r.verdict} ({r.strength})")
+
+
+def test_chc_does_not_call_a_model_error_beyond_its_bmc_depth_a_violation() -> None:
+    m = variant("late_overflow")
+    p = m.properties["scans-nonneg"]
+    with pytest.raises(ModelError, match="assigns 64 to scans, outside its type"):
+        check_explicit(m, [p], Limits(max_seconds=60))
+    with pytest.raises(ModelError, match="leaves its type or reads an array out of its range"):
+        r = check_chc(m, p, 60, bmc_depth=5)  # the state that leaves its type is at depth 64
+        raise AssertionError(f"chc answered {r.verdict} ({r.reason})")
