@@ -41,3 +41,18 @@ def test_chc_does_not_call_a_model_error_beyond_its_bmc_depth_a_violation() -> N
     with pytest.raises(ModelError, match="leaves its type or reads an array out of its range"):
         r = check_chc(m, p, 60, bmc_depth=5)  # the state that leaves its type is at depth 64
         raise AssertionError(f"chc answered {r.verdict} ({r.reason})")
+
+
+def test_an_invariant_file_that_changes_the_model_is_refused(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from oomcheck.cli import EXIT_USAGE, main
+    m = variant("reserve_refill")
+    p = m.properties["reserve-not-full"]
+    (ex,) = check_explicit(m, [p], Limits(max_seconds=60))
+    assert ex.verdict == "violated" and len(ex.trace.steps) == 0  # full in an initial state
+    code = main(["check", "freezer", "--variant", str(VARIANTS / "reserve_refill.py"),
+                 "--threads", "2", "--property", "reserve-not-full", "--engine", "induction",
+                 "--invariant", str(VARIANTS / "reserve_refill_inv.py"), "--quiet"])
+    out, err = capsys.readouterr()
+    assert "proved" not in out, out
+    assert code == EXIT_USAGE and "invariant() changed the model's init constraints" in err
