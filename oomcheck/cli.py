@@ -23,7 +23,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from importlib import metadata
@@ -329,7 +329,7 @@ def load_invariant(path: Path, model: Model) -> Expr:
     e = call_user(path, "invariant", "invariant", view)
     if not isinstance(e, Expr):
         raise ModelError(f"invariant file {path}: invariant() must return a model expression")
-    changed = [k for k, v in _definition(view).items() if v != before[k]]
+    changed = [k for k, v in _definition(view, model.properties).items() if v != before[k]]
     changed += [k for k, v in _definition(model).items() if v != before[k] and k not in changed]
     if changed:
         raise ModelError(f"invariant file {path}: invariant() changed the model's "
@@ -338,9 +338,10 @@ def load_invariant(path: Path, model: Model) -> Expr:
     return e
 
 
-def _definition(m: Model) -> dict[str, object]:
+def _definition(m: Model, props: Collection[str] | None = None) -> dict[str, object]:
     """What the engines read of a model, by identity of its parts (expressions and types are
-    immutable; variable declarations and actions are compared field by field)."""
+    immutable; variable declarations, actions and properties are compared field by field). Of
+    the properties, those named in props (default: all of m's); a new one changes nothing."""
     def decl(d: object) -> tuple:
         out = []
         for f in fields(d):  # type: ignore[arg-type]
@@ -355,6 +356,8 @@ def _definition(m: Model) -> dict[str, object]:
         "init constraints": [id(c) for c in m.init_constraints],
         "final": id(m.final),
         "sizes": sorted(m.sizes.items()),
+        "properties": [(k, decl(m.properties[k]) if k in m.properties else None)
+                       for k in (m.properties if props is None else props)],
     }
 
 

@@ -56,3 +56,21 @@ def test_an_invariant_file_that_changes_the_model_is_refused(
     out, err = capsys.readouterr()
     assert "proved" not in out, out
     assert code == EXIT_USAGE and "invariant() changed the model's init constraints" in err
+
+
+def test_an_invariant_file_that_rewrites_the_property_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The property objects are the model's: an invariant file that set reserve-not-full's
+    expression to reserve <= 3 got 'reserve-not-full: holds (proved by inductive invariant)'."""
+    from oomcheck.cli import EXIT_USAGE, main
+    inv = tmp_path / "inv.py"
+    inv.write_text("from oomcheck.lang import lift\n\n\n"
+                   "def invariant(m):\n"
+                   "    m.properties['reserve-not-full'].expr = lift(m.ref('reserve') <= 3)\n"
+                   "    return lift(m.ref('reserve') <= 3)\n")
+    code = main(["check", "freezer", "--variant", str(VARIANTS / "reserve_refill.py"),
+                 "--threads", "2", "--property", "reserve-not-full", "--engine", "induction",
+                 "--invariant", str(inv), "--quiet"])
+    out, err = capsys.readouterr()
+    assert "proved" not in out, out
+    assert code == EXIT_USAGE and "invariant() changed the model's properties" in err
