@@ -74,3 +74,15 @@ def test_an_invariant_file_that_rewrites_the_property_is_refused(
     out, err = capsys.readouterr()
     assert "proved" not in out, out
     assert code == EXIT_USAGE and "invariant() changed the model's properties" in err
+
+
+@pytest.mark.parametrize("engine", ["bmc", "induction", "chc"])
+def test_a_scalar_named_like_an_array_element_is_its_own_slot(engine: str) -> None:
+    m = variant("slot_name_alias")
+    p = m.properties["thread1-not-exited"]
+    (ex,) = check_explicit(m, [p], Limits(max_seconds=60), symmetry=False, por=False)
+    assert ex.verdict == "violated" and len(ex.trace.steps) == 4
+    r = run(m, [p], Options(engine, depth=8, timeout=60))[0]
+    assert r.verdict == "violated", (r.verdict, r.strength, r.reason)
+    if engine != "chc":  # BMC and the base case of k-induction: a shortest counterexample
+        assert len(r.trace.steps) == 4

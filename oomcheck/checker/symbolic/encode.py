@@ -177,7 +177,13 @@ class Encoder:
     # -- state vectors -----------------------------------------------------------------------
 
     def state(self, tag: str) -> Vec:
-        return [self.var(f"{self.layout.name(k)}@{tag}") for k in range(len(self.slots))]
+        """The slots of one state, as Z3 constants whose names start with the slot's number: a
+        constant is its name, and printed names are not unique (a scalar may be called "pc[1]",
+        the name of element 1 of array pc; the two were one constant, and a step of thread 1
+        became impossible). The number before the first | tells the slots apart; for one slot
+        the name after it is fixed, so what follows "name@" tells the states apart; no other
+        constant of the encodings starts with a digit."""
+        return [self.var(f"{k}|{self.layout.name(k)}@{tag}") for k in range(len(self.slots))]
 
     def named_state(self) -> Vec:
         """Variables named like the model's own slots, for printing invariants."""
