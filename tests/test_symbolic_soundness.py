@@ -86,3 +86,13 @@ def test_a_scalar_named_like_an_array_element_is_its_own_slot(engine: str) -> No
     assert r.verdict == "violated", (r.verdict, r.strength, r.reason)
     if engine != "chc":  # BMC and the base case of k-induction: a shortest counterexample
         assert len(r.trace.steps) == 4
+
+
+def test_a_variable_called_act_is_not_bmcs_action_label() -> None:
+    m = variant("act_named_counter")
+    p = m.properties["reaches-9000"]
+    (ex,) = check_explicit(m, [p], Limits(max_seconds=60), symmetry=False)
+    assert ex.verdict == "violated"
+    r = run(m, [p], Options("bmc", depth=8, timeout=60))[0]
+    assert r.verdict == "violated", (r.verdict, r.strength)
+    assert len(r.trace.steps) <= 8
