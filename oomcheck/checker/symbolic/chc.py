@@ -79,7 +79,7 @@ def _horn(enc: Encoder, xs: Vec, ys: Vec, inv: z3.FuncDeclRef, goal: z3.BoolRef,
 def show_invariant(enc: Encoder, f: z3.ExprRef) -> str:
     """One conjunct per line; enum values by name; conjuncts that only restate a variable's type
     range are left out (they are implied by the model's types)."""
-    types = {enc.layout.name(k): d.type for k, (_, _, d) in enumerate(enc.slots)}
+    types = {n: d.type for n, (_, _, d) in zip(enc.display_names(), enc.slots, strict=True)}
     conj = list(f.children()) if z3.is_and(f) else [f]
     lines = [_show(c, types) for c in conj if not _is_range_fact(c, types)]
     return "\n".join(lines) if lines else "true (the types alone are inductive)"

@@ -185,9 +185,17 @@ class Encoder:
         constant of the encodings starts with a digit."""
         return [self.var(f"{k}|{self.layout.name(k)}@{tag}") for k in range(len(self.slots))]
 
+    def display_names(self) -> list[str]:
+        """The slots' printed names, made unique: a name two slots share (a scalar called
+        "pc[1]" and element 1 of array pc) gets its slot number after a #."""
+        names = [self.layout.name(k) for k in range(len(self.slots))]
+        twice = {n for n in names if names.count(n) > 1}
+        return [f"{n}#{k}" if n in twice else n for k, n in enumerate(names)]
+
     def named_state(self) -> Vec:
-        """Variables named like the model's own slots, for printing invariants."""
-        return [self.var(self.layout.name(k)) for k in range(len(self.slots))]
+        """Variables named like the model's own slots, for printing invariants (one constant
+        per slot: display_names)."""
+        return [self.var(n) for n in self.display_names()]
 
     def type_ok(self, s: Vec) -> z3.BoolRef:
         cs = []
