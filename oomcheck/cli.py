@@ -23,8 +23,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import fields
 from importlib import metadata
 from pathlib import Path
 
@@ -318,10 +319,46 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def load_invariant(path: Path, model: Model) -> Expr:
-    e = call_user(path, "invariant", "invariant", model)
+    """invariant(model) from the user's file: an expression over the model as it is. The file
+    gets a copy, and a file that changes the model (an init constraint, a step, a variable, a
+    domain, final) is refused: the engines would check the changed model, and a proof of it
+    (an init constraint that "assumes" a start state) was printed as a proof of the variant."""
+    before = _definition(model)
+    view = model.derive()
+    view.domains, view.sizes = dict(model.domains), dict(model.sizes)
+    e = call_user(path, "invariant", "invariant", view)
     if not isinstance(e, Expr):
         raise ModelError(f"invariant file {path}: invariant() must return a model expression")
+    changed = [k for k, v in _definition(view, model.properties).items() if v != before[k]]
+    changed += [k for k, v in _definition(model).items() if v != before[k] and k not in changed]
+    if changed:
+        raise ModelError(f"invariant file {path}: invariant() changed the model's "
+                         f"{', '.join(changed)}; it may only return an expression over the model "
+                         "(an assumption belongs in the variant file, where every engine sees it)")
     return e
+
+
+def _definition(m: Model, props: Collection[str] | None = None) -> dict[str, object]:
+    """What the engines read of a model, by identity of its parts (expressions and types are
+    immutable; variable declarations, actions and properties are compared field by field). Of
+    the properties, those named in props (default: all of m's); a new one changes nothing."""
+    def decl(d: object) -> tuple:
+        out = []
+        for f in fields(d):  # type: ignore[arg-type]
+            v = getattr(d, f.name)
+            out.append(tuple(v) if isinstance(v, (list, set, dict)) else id(v))
+        return tuple(out)
+    return {
+        "variables": [(k, decl(d)) for k, d in m.vars.items()],
+        "domains": sorted((k, id(v)) for k, v in m.domains.items()),
+        "products": sorted(m.products.items()),
+        "steps": [decl(a) for a in m.actions],
+        "init constraints": [id(c) for c in m.init_constraints],
+        "final": id(m.final),
+        "sizes": sorted(m.sizes.items()),
+        "properties": [(k, decl(m.properties[k]) if k in m.properties else None)
+                       for k in (m.properties if props is None else props)],
+    }
 
 
 def _exit_code(results: list[Result]) -> int:

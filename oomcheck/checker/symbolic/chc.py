@@ -11,9 +11,9 @@ import time
 
 import z3
 
-from oomcheck.checker.language.lang import EnumType, Model, Property
-from oomcheck.checker.symbolic.bmc import bmc_safety, property_exprs, safety_goal
-from oomcheck.checker.symbolic.encode import Encoder
+from oomcheck.checker.language.lang import EnumType, Model, ModelError, Property
+from oomcheck.checker.symbolic.bmc import bmc_safety, checked_exprs, property_exprs, safety_goal
+from oomcheck.checker.symbolic.encode import Encoder, Vec
 from oomcheck.checker.trace import Result
 
 
@@ -22,11 +22,7 @@ def check_chc(model: Model, p: Property, timeout: float, bmc_depth: int = 60) ->
     t0 = time.perf_counter()
     xs, ys = enc.state("x"), enc.state("y")
     inv = z3.Function("Inv", *[z3.IntSort()] * len(xs), z3.BoolSort())
-    sol = z3.SolverFor("HORN")
-    sol.set("timeout", max(1, int(timeout * 1000)))
-    sol.add(z3.ForAll(xs, z3.Implies(enc.init(xs), inv(*xs))))
-    sol.add(z3.ForAll(xs + ys, z3.Implies(z3.And(inv(*xs), enc.trans(xs, ys)), inv(*ys))))
-    sol.add(z3.ForAll(xs, z3.Implies(z3.And(inv(*xs), z3.Not(safety_goal(enc, p, xs))), False)))
+    sol = _horn(enc, xs, ys, inv, safety_goal(enc, p, xs), timeout)
     r = sol.check()
     el = time.perf_counter() - t0
     covers = ", ".join(f"{k}={v}" for k, v in model.sizes.items())
@@ -43,6 +39,25 @@ def check_chc(model: Model, p: Property, timeout: float, bmc_depth: int = 60) ->
             cex.engine = "chc+bmc"
             cex.seconds = time.perf_counter() - t0
             return cex
+        # the goal is: within the types, no index out of range, and the property. With no trace
+        # to tell which part fails, ask Spacer about the first part alone: a reachable state
+        # that leaves its type or reads out of range is the model's error (as the explicit
+        # engine reports it), not a violation of the property.
+        props = checked_exprs(p)
+        sound = _horn(enc, xs, ys, inv, enc.ok(xs, props or [], deadlock=props is None),
+                      max(1.0, timeout - (time.perf_counter() - t0)))
+        r2 = sound.check()
+        if r2 == z3.unsat:
+            raise ModelError(f"a reachable state leaves its type or reads an array out of its "
+                             f"range (shown by chc; no trace within BMC depth {bmc_depth}, "
+                             "the explicit engine names the step)")
+        if r2 != z3.sat:
+            return Result(p.name, p.kind, "unknown", "chc", seconds=time.perf_counter() - t0,
+                          strength={"kind": "none"},
+                          reason=f"spacer: the goal fails in a reachable state, but whether that "
+                                 f"is the property or a model error (a type left, an index out "
+                                 f"of range) is unknown ({sound.reason_unknown()}); no trace "
+                                 f"within BMC depth {bmc_depth}")
         return Result(p.name, p.kind, "violated", "chc", seconds=time.perf_counter() - t0,
                       strength={"kind": "proved", "method": "chc", "covers": covers},
                       reason=f"no counterexample trace within BMC depth {bmc_depth}")
@@ -50,10 +65,21 @@ def check_chc(model: Model, p: Property, timeout: float, bmc_depth: int = 60) ->
                   reason=f"spacer: {sol.reason_unknown()}")
 
 
+def _horn(enc: Encoder, xs: Vec, ys: Vec, inv: z3.FuncDeclRef, goal: z3.BoolRef,
+          timeout: float) -> z3.Solver:
+    """Init(x) -> Inv(x); Inv(x) and T(x, y) -> Inv(y); Inv(x) and not goal(x) -> false."""
+    sol = z3.SolverFor("HORN")
+    sol.set("timeout", max(1, int(timeout * 1000)))
+    sol.add(z3.ForAll(xs, z3.Implies(enc.init(xs), inv(*xs))))
+    sol.add(z3.ForAll(xs + ys, z3.Implies(z3.And(inv(*xs), enc.trans(xs, ys)), inv(*ys))))
+    sol.add(z3.ForAll(xs, z3.Implies(z3.And(inv(*xs), z3.Not(goal)), False)))
+    return sol
+
+
 def show_invariant(enc: Encoder, f: z3.ExprRef) -> str:
     """One conjunct per line; enum values by name; conjuncts that only restate a variable's type
     range are left out (they are implied by the model's types)."""
-    types = {enc.layout.name(k): d.type for k, (_, _, d) in enumerate(enc.slots)}
+    types = {n: d.type for n, (_, _, d) in zip(enc.display_names(), enc.slots, strict=True)}
     conj = list(f.children()) if z3.is_and(f) else [f]
     lines = [_show(c, types) for c in conj if not _is_range_fact(c, types)]
     return "\n".join(lines) if lines else "true (the types alone are inductive)"

@@ -135,24 +135,35 @@ class Encoder:
 
     def _refuse_init_errors(self) -> None:
         """The explicit engine evaluates the init constraints on every combination of initial
-        values, and an index out of range there is the model's error: so it is here too."""
+        values, and an index out of range there is the model's error: so it is here too. So is
+        a model whose init constraints exclude every initial state: the explicit engine refuses
+        it, and on it every safety question of the Z3 engines is vacuously true (CHC and
+        k-induction proved false invariants)."""
         if not self.model.init_constraints:
-            return
+            return  # every slot has at least one initial value (init_choices)
         s = self.state("init-check")
         conj: Expr = Const(1)
         for c in self.model.init_constraints:
             conj = Op("and", (conj, c))
-        err = self.error(conj, s)
-        if err is None:
-            return
-        sol = z3.Solver()
-        sol.set("timeout", 30_000)
         choices = [z3.Or([s[k] == self.val(v) for v in vs])
                    for k, vs in enumerate(self.model.init_choices())]
-        sol.add(*choices, err)
-        if sol.check() != z3.unsat:
-            raise ModelError("an init constraint reads an array out of its range (or that cannot "
-                             "be ruled out)")
+        err = self.error(conj, s)
+        if err is not None:
+            sol = z3.Solver()
+            sol.set("timeout", 30_000)
+            sol.add(*choices, err)
+            if sol.check() != z3.unsat:
+                raise ModelError("an init constraint reads an array out of its range (or that "
+                                 "cannot be ruled out)")
+        sol = z3.Solver()
+        sol.set("timeout", 30_000)
+        sol.add(*choices, as_bool(self.expr(conj, s)))
+        r = sol.check()
+        if r == z3.unsat:
+            raise ModelError("the model has no initial state (the init constraints exclude all)")
+        if r != z3.sat:
+            raise ModelError("the model may have no initial state (the solver could not find one "
+                             f"that meets the init constraints: {sol.reason_unknown()})")
 
     def val(self, v: int) -> z3.ExprRef:
         return z3.IntVal(v) if self.bits is None else z3.BitVecVal(v, self.bits)
@@ -166,11 +177,25 @@ class Encoder:
     # -- state vectors -----------------------------------------------------------------------
 
     def state(self, tag: str) -> Vec:
-        return [self.var(f"{self.layout.name(k)}@{tag}") for k in range(len(self.slots))]
+        """The slots of one state, as Z3 constants whose names start with the slot's number: a
+        constant is its name, and printed names are not unique (a scalar may be called "pc[1]",
+        the name of element 1 of array pc; the two were one constant, and a step of thread 1
+        became impossible). The number before the first | tells the slots apart; for one slot
+        the name after it is fixed, so what follows "name@" tells the states apart; no other
+        constant of the encodings starts with a digit."""
+        return [self.var(f"{k}|{self.layout.name(k)}@{tag}") for k in range(len(self.slots))]
+
+    def display_names(self) -> list[str]:
+        """The slots' printed names, made unique: a name two slots share (a scalar called
+        "pc[1]" and element 1 of array pc) gets its slot number after a #."""
+        names = [self.layout.name(k) for k in range(len(self.slots))]
+        twice = {n for n in names if names.count(n) > 1}
+        return [f"{n}#{k}" if n in twice else n for k, n in enumerate(names)]
 
     def named_state(self) -> Vec:
-        """Variables named like the model's own slots, for printing invariants."""
-        return [self.var(self.layout.name(k)) for k in range(len(self.slots))]
+        """Variables named like the model's own slots, for printing invariants (one constant
+        per slot: display_names)."""
+        return [self.var(n) for n in self.display_names()]
 
     def type_ok(self, s: Vec) -> z3.BoolRef:
         cs = []
