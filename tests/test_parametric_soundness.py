@@ -252,3 +252,21 @@ def test_auto_says_why_it_did_not_prove_for_every_n(tmp_path: Path) -> None:
     assert r.verdict == "holds" and r.strength["kind"] == "explicit", r.strength
     text = result_text(r)
     assert "parametric not tried" in text and f"{f}:9" in text, text
+
+
+def test_no_initial_state_is_not_a_proof_for_every_n(tmp_path: Path) -> None:
+    # empty_init.py excludes every initial state: "proved for every threads >= 2" over no run
+    r = parametric("empty_init", "victim-exits")
+    assert r.verdict == "unknown" and "no initial state" in r.reason, r.reason
+    with pytest.raises(ModelError, match="no initial state"):
+        explicit("empty_init", 3, "victim-exits")
+    # an init constraint that only some sizes meet: the first size without one is named
+    f = tmp_path / "few.py"
+    f.write_text('from oomcheck.lang import lift\n\nMODEL = "freezer"\nBASE = "v10"\n\n\n'
+                 'def derive(m):\n    m.constrain_init(lift(m.sizes["threads"]) <= 3)\n    return m\n')
+    m = model_for("freezer", str(f), None, {"threads": 3}, {})[0]
+    r = run(m, [m.properties["victim-exits"]], Options("parametric", timeout=10))[0]
+    assert r.verdict == "unknown" and "at threads=4 the model has no initial state" in r.reason, r.reason
+    big = model_for("freezer", str(f), None, {"threads": 4}, {})[0]
+    with pytest.raises(ModelError, match="no initial state"):
+        check_explicit(big, [big.properties["victim-exits"]])

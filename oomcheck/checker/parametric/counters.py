@@ -470,6 +470,7 @@ def from_symbolic(m: Model, size: Size, domain: str, lo: int) -> CounterSystem:
     cs = CounterSystem(m, domain, size.name, lo, tuple(dist), locs, local_states)
     _initial_values(cs)
     _check_types(cs)
+    _check_some_initial_state(cs)
     for a in m.actions:
         tparams = [p for p in a.params if p.domain == domain]
         if len(tparams) > 1:
@@ -581,6 +582,23 @@ def _check_types(cs: CounterSystem) -> None:
                          "outside its type")
     if r != z3.unsat:
         raise ModelError(f"cannot show the initial states are within their types: {sol.reason_unknown()}")
+
+
+def _check_some_initial_state(cs: CounterSystem) -> None:
+    """Every N >= lo has an initial state: a proof over no run at all would be vacuous, and the
+    explicit engine refuses such an instance ("the model has no initial state")."""
+    s = cs.fresh("some")
+    sol = z3.Solver()
+    sol.set("timeout", 30_000)
+    sol.add(cs.N >= cs.lo, z3.ForAll([v for _, v in s.items()], z3.Not(cs.init(s))))
+    r = sol.check()
+    if r == z3.sat:
+        n = sol.model().eval(cs.N, model_completion=True)
+        raise ModelError(f"at {cs.size}={n} the model has no initial state (the init constraints "
+                         "exclude all)")
+    if r != z3.unsat:
+        raise NotSymmetricError(f"cannot show there is an initial state for every {cs.size} >= "
+                                f"{cs.lo}: {sol.reason_unknown()}")
 
 
 def _prune(cs: CounterSystem) -> None:
