@@ -629,6 +629,8 @@ class Model:
     # -- declarations --------------------------------------------------------------------
 
     def domain(self, name: str, size: int | Expr) -> str:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ModelError(f"domain name {name!r} is not an identifier (letters, digits, _)")
         if isinstance(size, Expr):
             if not size_expr(size):
                 raise ModelError(f"domain {name}: its size must be a whole number or a size symbol")
@@ -686,6 +688,10 @@ class Model:
         return Var(name) if d.domain is None else ArrayHandle(name, d.domain)
 
     def _new_name(self, name: str) -> None:
+        # a name is one identifier, so that a slot's printed name (`pc[1]`, the engines' keys
+        # and trace columns) belongs to one slot: a scalar called "pc[1]" was element 1 of pc
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ModelError(f"variable name {name!r} is not an identifier (letters, digits, _)")
         if name in self.vars:
             raise ModelError(f"variable {name} declared twice")
 
@@ -787,6 +793,8 @@ class Model:
 
     def derive(self, variant: str = "", provenance: str = "") -> Model:
         m = copy.copy(self)
+        m.domains = dict(self.domains)  # a variant's new domain must not reach the base model
+        m.sizes = dict(self.sizes)
         m.vars = dict(self.vars)
         m.actions = list(self.actions)
         m.init_constraints = list(self.init_constraints)
