@@ -252,3 +252,12 @@ def test_auto_says_why_it_did_not_prove_for_every_n(tmp_path: Path) -> None:
     assert r.verdict == "holds" and r.strength["kind"] == "explicit", r.strength
     text = result_text(r)
     assert "parametric not tried" in text and f"{f}:9" in text, text
+
+
+def test_a_liveness_replay_checks_the_goal_between_clones() -> None:
+    r = parametric("drain_midpoint", "two-hold-three-dropped")
+    assert r.verdict == "unknown", r.reason  # once "violated for every threads >= 2"
+    for n in (2, 3, 4):
+        assert explicit("drain_midpoint", n, "two-hold-three-dropped") == "violated"
+    for n in (5, 6):
+        assert explicit("drain_midpoint", n, "two-hold-three-dropped") == "holds"
