@@ -270,3 +270,20 @@ def test_no_initial_state_is_not_a_proof_for_every_n(tmp_path: Path) -> None:
     big = model_for("freezer", str(f), None, {"threads": 4}, {})[0]
     with pytest.raises(ModelError, match="no initial state"):
         check_explicit(big, [big.properties["victim-exits"]])
+
+def test_a_liveness_replay_checks_the_goal_between_clones() -> None:
+    r = parametric("drain_midpoint", "two-hold-three-dropped")
+    assert r.verdict == "unknown", r.reason  # once "violated for every threads >= 2"
+    for n in (2, 3, 4):
+        assert explicit("drain_midpoint", n, "two-hold-three-dropped") == "violated"
+    for n in (5, 6):
+        assert explicit("drain_midpoint", n, "two-hold-three-dropped") == "holds"
+
+
+def test_a_replay_keeps_the_clones_within_their_types() -> None:
+    r = parametric("level_past_type", "some-sibling-left")
+    assert r.verdict == "unknown", r.reason  # once "violated for every threads >= 2"
+    for n in (2, 3, 4):
+        assert explicit("level_past_type", n, "some-sibling-left") == "violated"
+    with pytest.raises(ModelError, match="outside its type"):
+        explicit("level_past_type", 5, "some-sibling-left")
