@@ -332,3 +332,29 @@ def test_a_variant_that_looks_a_size_up_without_comparing_it_is_refused(tmp_path
     with pytest.raises(NotIndexedError, match="in Python code") as e:
         read_template(fam, lambda sizes: build_variant(resolve_variant(cat, str(f)), sizes, {}, cat, 8))
     assert words in str(e.value), e.value
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_sampled_columns_are_the_decoded_states(data: st.DataObject) -> None:
+    """The sampler reads every state's slots at once (packed words, shifts, masks) and keeps
+    each distinct view: the same values Layout.decode gives one state at a time, the same rows
+    np.unique gives. States wider than one 64-bit word included."""
+    import numpy as np
+
+    from oomcheck.checker.indexed.views import _columns, _distinct_rows
+    from oomcheck.checker.language.compile import compile_model
+
+    cat = catalog_for("reaper")
+    k, p = data.draw(st.sampled_from([(1, 1), (2, 2), (3, 3), (4, 3)]))
+    comp = compile_model(build_variant(resolve_variant(cat, "reverse"), {"vmas": k, "ptes": p}, {}, cat))
+    lay = comp.layout
+    states = data.draw(st.lists(st.integers(0, (1 << lay.bits) - 1), min_size=1, max_size=40))
+    cols = _columns(lay, states)
+    for j, s in enumerate(states):
+        want = lay.decode(s)
+        assert [int(cols[(name, i)][j]) for name, i, _ in lay.slots] == want
+    rows = np.array(data.draw(st.lists(st.lists(st.integers(-300, 300), min_size=3, max_size=3),
+                                       min_size=1, max_size=60)), dtype=np.int64)
+    assert sorted(map(tuple, _distinct_rows(rows).tolist())) == \
+        sorted(map(tuple, np.unique(rows, axis=0).tolist()))

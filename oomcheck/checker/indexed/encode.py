@@ -59,6 +59,25 @@ def fast_implies(a: z3.BoolRef, b: z3.BoolRef) -> z3.BoolRef:
     return z3.BoolRef(z3.z3core.Z3_mk_implies(a.ctx.ref(), a.as_ast(), b.as_ast()), a.ctx)
 
 
+def fast_check(sol: z3.Solver, lits: Sequence[z3.BoolRef]) -> z3.CheckSatResult:
+    """sol.check(*lits) without z3py's cast of each assumption (thousands per Houdini round)."""
+    arr = (z3.Ast * len(lits))(*[x.as_ast() for x in lits])
+    return z3.CheckSatResult(z3.z3core.Z3_solver_check_assumptions(sol.ctx.ref(), sol.solver,
+                                                                  len(lits), arr))
+
+
+def true_in(m: z3.ModelRef, xs: Sequence[z3.BoolRef]) -> list[bool]:
+    """Which of xs model m makes true (completing it): z3py's m.eval and is_true cost a dozen
+    wrapper calls each, and Houdini reads thousands of these per round."""
+    ctx, mod = m.ctx.ref(), m.model
+    out = (z3.Ast * 1)()
+    got = []
+    for x in xs:
+        ok = z3.z3core.Z3_model_eval(ctx, mod, x.as_ast(), True, out)
+        got.append(bool(ok) and z3.z3core.Z3_get_bool_value(ctx, out[0]) == z3.Z3_L_TRUE)
+    return got
+
+
 def _nary(mk, xs: Sequence[z3.BoolRef], unit: bool) -> z3.BoolRef:
     if not xs:
         return z3.BoolVal(unit)

@@ -16,7 +16,17 @@ from dataclasses import dataclass
 
 import z3
 
-from oomcheck.checker.indexed.encode import Encoder, State, Term, Terms, fast_and, fast_implies
+from oomcheck.checker.indexed.encode import (
+    Encoder,
+    State,
+    Term,
+    Terms,
+    fast_and,
+    fast_check,
+    fast_implies,
+    fast_or,
+    true_in,
+)
 from oomcheck.checker.indexed.template import NotIndexedError
 from oomcheck.checker.indexed.views import Fact, Features
 from oomcheck.checker.language.lang import Expr
@@ -157,8 +167,8 @@ def houdini(enc: Encoder, feats: Features, cands: list[Cand], deadline: float,
             raise NoProofError("time limit reached while looking for an inductive invariant")
         sol.set("timeout", max(1, int(left * 1000)))
         r = z3.Bool(f"round{rounds}")
-        sol.add(z3.Implies(r, z3.Or([bv[i] for i in alive])))
-        res = sol.check(*[sel[i] for i in alive], r, act[j])
+        sol.add(z3.Implies(r, fast_or([bv[i] for i in alive])))
+        res = fast_check(sol, [*[sel[i] for i in alive], r, act[j]])
         rounds += 1
         if res == z3.unsat:
             clean += 1
@@ -168,7 +178,7 @@ def houdini(enc: Encoder, feats: Features, cands: list[Cand], deadline: float,
             raise NoProofError(f"Z3 did not answer while checking the invariant ({sol.reason_unknown()})")
         clean = 0
         m = sol.model()
-        drop = {i for i in alive if z3.is_true(m.eval(bv[i], model_completion=True))}
+        drop = {i for i, t in zip(alive, true_in(m, [bv[i] for i in alive]), strict=True) if t}
         name = envs[j][0].name
         for i in drop:
             if cands[i].required:
@@ -218,14 +228,14 @@ def _initial(enc: Encoder, feats: Features, cands: list[Cand], alive: list[int],
         sol.set("timeout", max(1, int(left * 1000)))
         r = z3.Bool(f"iround{rounds}")
         rounds += 1
-        sol.add(z3.Implies(r, z3.Or([bv[i] for i in alive])))
+        sol.add(z3.Implies(r, fast_or([bv[i] for i in alive])))
         res = sol.check(r)
         if res == z3.unsat:
             return alive
         if res != z3.sat:
             raise NoProofError(f"Z3 did not answer on the initial states ({sol.reason_unknown()})")
         m = sol.model()
-        drop = {i for i in alive if z3.is_true(m.eval(bv[i], model_completion=True))}
+        drop = {i for i, t in zip(alive, true_in(m, [bv[i] for i in alive]), strict=True) if t}
         for i in drop:
             if cands[i].required:
                 raise NoProofError(f"an initial state breaks '{cands[i].name}'")

@@ -109,49 +109,65 @@ class Features:
 
     # -- reading samples -----------------------------------------------------------------------
 
-    def views(self, vals: dict[tuple[str, int | None], int], k: int, p: int) -> dict[str, list[tuple]]:
-        g: dict[Feature, int] = {}
+    def views(self, cols: dict[tuple[str, int | None], np.ndarray], k: int, p: int
+              ) -> dict[str, np.ndarray]:
+        """Every sampled state's views at once: cols holds one column of values per slot (a
+        row per state); a scope's rows are its views, VMA-major (state, v) and (state, v, q)."""
+        n = len(next(iter(cols.values())))
+
+        def clamp(x: np.ndarray, kind: str) -> np.ndarray:
+            lo, hi = CLAMP[kind]
+            return np.clip(x, lo, hi)
+
+        def const(x: int) -> np.ndarray:
+            return np.full(n, x, dtype=np.int64)
+
+        g: list[np.ndarray] = []
         for f in self.glob:
             if f[0] == "g":
-                g[f] = vals[(f[1], None)]
+                g.append(cols[(f[1], None)])
             elif f[0] == "ga":
-                g[f] = vals[(f[1], f[2])]
+                g.append(cols[(f[1], f[2])])
             elif f[0] == "b0":
-                g[f] = _clamp(vals[(f[1], None)], "b0")
+                g.append(clamp(cols[(f[1], None)], "b0"))
             elif f[0] == "bN":
-                n = k if f[1] in self.kcur else p
-                g[f] = _clamp(vals[(f[1], None)] - n, "bN")
+                g.append(clamp(cols[(f[1], None)] - (k if f[1] in self.kcur else p), "bN"))
             elif f[0] == "cc":
-                g[f] = _clamp(vals[(f[1], None)] - vals[(f[2], None)], "cc")
-        gt = tuple(g[f] for f in self.glob)
-        out: dict[str, list[tuple]] = {"G": [gt], "V": [], "PG": []}
+                g.append(clamp(cols[(f[1], None)] - cols[(f[2], None)], "cc"))
+        gt = np.stack(g, axis=1) if g else np.zeros((n, 0), dtype=np.int64)
+        vrows, prows = [], []
         for v in range(k):
-            vf = []
+            vf: list[np.ndarray] = []
             for f in self.vfeat:
                 if f[0] == "rel":
-                    vf.append(_clamp(vals[(f[1], None)] - v, "rel"))
+                    vf.append(clamp(cols[(f[1], None)] - v, "rel"))
                 elif f[0] == "iv0":
-                    vf.append(int(v == 0))
+                    vf.append(const(int(v == 0)))
                 elif f[0] == "ivN":
-                    vf.append(int(v == k - 1))
+                    vf.append(const(int(v == k - 1)))
                 else:
-                    vf.append(vals[(f[1], v)])
-            vt = gt + tuple(vf)
-            out["V"].append(vt)
+                    vf.append(cols[(f[1], v)])
+            vt = np.concatenate([gt, np.stack(vf, axis=1)], axis=1) if vf else gt
+            vrows.append(vt)
             for q in range(p):
-                pf = []
+                pf: list[np.ndarray] = []
                 for f in self.pfeat:
                     if f[0] == "relp":
-                        pf.append(_clamp(vals[(f[1], None)] - q, "relp"))
+                        pf.append(clamp(cols[(f[1], None)] - q, "relp"))
                     elif f[0] == "ip0":
-                        pf.append(int(q == 0))
+                        pf.append(const(int(q == 0)))
                     elif f[0] == "ipN":
-                        pf.append(int(q == p - 1))
+                        pf.append(const(int(q == p - 1)))
                     elif f[0] == "pl":
-                        pf.append(vals[(f[1], v * p + q)])
+                        pf.append(cols[(f[1], v * p + q)])
                     else:
-                        pf.append(vals[(f[1], q)])
-                out["PG"].append(vt + tuple(pf))
+                        pf.append(cols[(f[1], q)])
+                prows.append(np.concatenate([vt, np.stack(pf, axis=1)], axis=1) if pf else vt)
+        width = {"V": len(self.glob) + len(self.vfeat),
+                 "PG": len(self.glob) + len(self.vfeat) + len(self.pfeat)}
+        out = {"G": gt}
+        for scope, rows in (("V", vrows), ("PG", prows)):
+            out[scope] = np.concatenate(rows) if rows else np.zeros((0, width[scope]), dtype=np.int64)
         return out
 
     # -- in Z3 ---------------------------------------------------------------------------------
@@ -247,20 +263,29 @@ class Features:
 
 
 def sample(feats: Features, build: Callable[[int, int], Model], sizes: list[tuple[int, int]],
-           max_states: int = 60_000) -> dict[str, set[tuple]]:
+           max_states: int = 60_000, chunk: int = 20_000) -> dict[str, set[tuple]]:
+    """The distinct views of the states a breadth-first search of each instance expands (up to
+    about max_states states per instance), read `chunk` states at a time."""
     out: dict[str, set[tuple]] = {"G": set(), "V": set(), "PG": set()}
     for k, p in sizes:
         comp = compile_model(build(k, p))
         lay = comp.layout
-        keys = [(name, i) for name, i, _ in lay.slots]
+
+        def read(states: list[int], k: int = k, p: int = p, lay=lay) -> None:
+            for scope, rows in feats.views(_columns(lay, states), k, p).items():
+                if len(rows):
+                    out[scope].update(map(tuple, _distinct_rows(rows).tolist()))
+            states.clear()
+
         frontier = comp.initial_states()
         seen = set(frontier)
+        pending: list[int] = []
         while frontier and len(seen) <= max_states:
             nxt = []
             for s in frontier:
-                vals = dict(zip(keys, lay.decode(s), strict=True))
-                for scope, vs in feats.views(vals, k, p).items():
-                    out[scope].update(vs)
+                pending.append(s)
+                if len(pending) >= chunk:
+                    read(pending)
                 succ: list = []
                 comp.expand(s, succ)
                 for _, t in succ:
@@ -268,7 +293,39 @@ def sample(feats: Features, build: Callable[[int, int], Model], sizes: list[tupl
                         seen.add(t)
                         nxt.append(t)
             frontier = nxt
+        if pending:
+            read(pending)
     return out
+
+
+def _distinct_rows(rows: np.ndarray) -> np.ndarray:
+    """np.unique(rows, axis=0), but sorting each row as one opaque key of its narrowest integer
+    type (np.unique's row-wise sort was most of the sampling time)."""
+    lo, hi = int(rows.min()), int(rows.max())
+    narrow = next(t for t in (np.int8, np.int16, np.int32, np.int64)
+                  if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max)
+    a = np.ascontiguousarray(rows.astype(narrow))
+    keys = a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()
+    _, first = np.unique(keys, return_index=True)
+    return rows[np.sort(first)]
+
+
+def _columns(lay, states: list[int]) -> dict[tuple[str, int | None], np.ndarray]:
+    """Each slot's values over the states: the packed states as rows of 64-bit words, then
+    shifts and masks per slot, as Layout.decode does one state at a time."""
+    words = max(1, (lay.bits + 63) // 64)
+    raw = b"".join(s.to_bytes(words * 8, "little") for s in states)
+    w = np.frombuffer(raw, dtype="<u8").reshape(len(states), words)
+    cols: dict[tuple[str, int | None], np.ndarray] = {}
+    for k, (name, i, _) in enumerate(lay.slots):
+        off, width = lay.offset[k], lay.width[k]
+        j, b = divmod(off, 64)
+        x = w[:, j] >> np.uint64(b)
+        if b + width > 64:
+            x = x | (w[:, j + 1] << np.uint64(64 - b))
+        x = x & np.uint64((1 << width) - 1)
+        cols[(name, i)] = x.astype(np.int64) + lay.lo[k]
+    return cols
 
 
 def guesses(feats: Features, views: dict[str, set[tuple]], pairs: bool = True) -> list[Fact]:
