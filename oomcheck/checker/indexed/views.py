@@ -37,11 +37,6 @@ def _tid(t: object) -> object:
     return t.get_id()  # type: ignore[attr-defined]
 
 
-def _clamp(x: int, kind: str) -> int:
-    lo, hi = CLAMP[kind]
-    return max(lo, min(hi, x))
-
-
 @dataclass(frozen=True)
 class Fact:
     """scope G (no index), V (for every VMA v) or PG (for every page (v, p)): either
@@ -163,12 +158,7 @@ class Features:
                     else:
                         pf.append(cols[(f[1], q)])
                 prows.append(np.concatenate([vt, np.stack(pf, axis=1)], axis=1) if pf else vt)
-        width = {"V": len(self.glob) + len(self.vfeat),
-                 "PG": len(self.glob) + len(self.vfeat) + len(self.pfeat)}
-        out = {"G": gt}
-        for scope, rows in (("V", vrows), ("PG", prows)):
-            out[scope] = np.concatenate(rows) if rows else np.zeros((0, width[scope]), dtype=np.int64)
-        return out
+        return {"G": gt, "V": np.concatenate(vrows), "PG": np.concatenate(prows)}  # k, p >= 1
 
     # -- in Z3 ---------------------------------------------------------------------------------
 
@@ -269,14 +259,6 @@ def sample(feats: Features, build: Callable[[int, int], Model], sizes: list[tupl
     out: dict[str, set[tuple]] = {"G": set(), "V": set(), "PG": set()}
     for k, p in sizes:
         comp = compile_model(build(k, p))
-        lay = comp.layout
-
-        def read(states: list[int], k: int = k, p: int = p, lay=lay) -> None:
-            for scope, rows in feats.views(_columns(lay, states), k, p).items():
-                if len(rows):
-                    out[scope].update(map(tuple, _distinct_rows(rows).tolist()))
-            states.clear()
-
         frontier = comp.initial_states()
         seen = set(frontier)
         pending: list[int] = []
@@ -285,7 +267,7 @@ def sample(feats: Features, build: Callable[[int, int], Model], sizes: list[tupl
             for s in frontier:
                 pending.append(s)
                 if len(pending) >= chunk:
-                    read(pending)
+                    _read_views(feats, comp.layout, pending, k, p, out)
                 succ: list = []
                 comp.expand(s, succ)
                 for _, t in succ:
@@ -294,20 +276,30 @@ def sample(feats: Features, build: Callable[[int, int], Model], sizes: list[tupl
                         nxt.append(t)
             frontier = nxt
         if pending:
-            read(pending)
+            _read_views(feats, comp.layout, pending, k, p, out)
     return out
+
+
+def _read_views(feats: Features, lay, states: list[int], k: int, p: int,
+                out: dict[str, set[tuple]]) -> None:
+    """The distinct views of states into out; states is emptied."""
+    for scope, rows in feats.views(_columns(lay, states), k, p).items():
+        out[scope].update(map(tuple, _distinct_rows(rows).tolist()))
+    states.clear()
 
 
 def _distinct_rows(rows: np.ndarray) -> np.ndarray:
     """np.unique(rows, axis=0), but sorting each row as one opaque key of its narrowest integer
     type (np.unique's row-wise sort was most of the sampling time)."""
+    if rows.shape[1] == 0:  # no features in the scope: one empty view
+        return rows[:1]
     lo, hi = int(rows.min()), int(rows.max())
     narrow = next(t for t in (np.int8, np.int16, np.int32, np.int64)
                   if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max)
     a = np.ascontiguousarray(rows.astype(narrow))
     keys = a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()
     _, first = np.unique(keys, return_index=True)
-    return rows[np.sort(first)]
+    return rows[first]
 
 
 def _columns(lay, states: list[int]) -> dict[tuple[str, int | None], np.ndarray]:
